@@ -1,0 +1,80 @@
+"""Argument checks shared by every public function: one place, one wording.
+
+Every message names the argument, what was expected and what was got, e.g.
+``labels: expected an integer tensor of shape (B, H, W), got torch.float32 of shape (2, 3, 8, 8)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+
+def _describe(x: torch.Tensor) -> str:
+    return f"{x.dtype} of shape {tuple(x.shape)}"
+
+
+def check_tensor(
+    x: object,
+    name: str,
+    *,
+    ndim: int | Sequence[int] | None = None,
+    shape: str | None = None,
+    dtype: str | torch.dtype | None = None,
+    finite: bool = False,
+) -> torch.Tensor:
+    """Raise a clear error unless ``x`` is a tensor of the expected rank and dtype; return it unchanged.
+
+    Args:
+        x: the value passed by the caller.
+        name: the argument's name, used in the message.
+        ndim: accepted number(s) of dimensions.
+        shape: human-readable shape for the message, e.g. ``"(B, C, H, W)"``.
+        dtype: ``"float"`` (any floating dtype), ``"int"`` (any integer dtype), ``"bool"`` or a ``torch.dtype``.
+        finite: also reject NaN and infinite values (floating tensors only).
+    """
+    what = "a tensor" + (f" of shape {shape}" if shape else "")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected {what}, got {type(x).__name__}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.dim() not in allowed:
+            dims = " or ".join(str(d) for d in allowed)
+            raise ValueError(f"{name}: expected {what} ({dims} dimensions), got {_describe(x)}")
+    if dtype is not None:
+        ok = {
+            "float": x.is_floating_point(),
+            "int": not x.is_floating_point() and not x.is_complex() and x.dtype != torch.bool,
+            "bool": x.dtype == torch.bool,
+        }.get(dtype, x.dtype == dtype) if isinstance(dtype, str) else x.dtype == dtype
+        if not ok:
+            kind = {"float": "a floating", "int": "an integer", "bool": "a bool"}.get(dtype, str(dtype))
+            raise TypeError(f"{name}: expected {kind} tensor, got {_describe(x)}")
+    if finite and x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"{name}: expected finite values, got {bad} NaN/inf element(s) in {_describe(x)}")
+    return x
+
+
+def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape."""
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} and {name_b}: expected the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+
+
+def check_int(value: object, name: str, *, minimum: int = 1) -> int:
+    """Return ``value`` as an int, raising unless it is an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name}: expected an int >= {minimum}, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value  # type: ignore[return-value]
