@@ -1,0 +1,44 @@
+"""Every lecture notebook is committed clean, starts with the setup cell, declares a budget and executes."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cvlab.course import REPO, SETUP_CELL, budget_of, execute_notebook, find_notebooks
+from tests.conftest import NOTEBOOK_RESULTS
+
+NOTEBOOKS = find_notebooks(REPO / "notebooks")
+SOURCE_NOTEBOOKS = NOTEBOOKS + sorted((REPO / "solutions").glob("*/*.ipynb"))
+
+
+def _ids(paths):
+    return [p.name for p in paths]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no notebook"
+
+
+@pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=_ids(SOURCE_NOTEBOOKS))
+def test_committed_without_outputs(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert not dirty, f"{path.name}: cells {dirty} carry outputs or execution counts; clear them before committing"
+
+
+@pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=_ids(SOURCE_NOTEBOOKS))
+def test_starts_with_setup_cell_and_declares_budget(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert first_code.source.strip() == SETUP_CELL, f"{path.name}: the first code cell must be cvlab.course.SETUP_CELL"
+    budget = budget_of(nb)
+    assert isinstance(budget, int | float) and 0 < budget <= 180, f"{path.name}: metadata.cvlab.budget_s must be in (0, 180]"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_executes(path: Path):
+    _, result = execute_notebook(path)
+    NOTEBOOK_RESULTS.append(result)
+    assert result.error is None, f"{path.name} failed:\n{result.error}"

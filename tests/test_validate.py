@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+import torch
+
+from cvlab._validate import check_choice, check_int, check_same_shape, check_tensor
+
+
+def test_check_tensor_accepts_and_returns():
+    x = torch.zeros(2, 3)
+    assert check_tensor(x, "x", ndim=2, dtype="float", finite=True) is x
+
+
+@pytest.mark.parametrize(
+    "value, kwargs, error, match",
+    [
+        ([1, 2], {}, TypeError, r"x: expected a tensor, got list"),
+        (torch.zeros(2), {"ndim": (3, 4), "shape": "(B, H, W)"}, ValueError, r"x: expected a tensor of shape \(B, H, W\) \(3 or 4 dimensions\), got torch.float32 of shape \(2,\)"),
+        (torch.zeros(2), {"dtype": "int"}, TypeError, r"x: expected an integer tensor, got torch.float32"),
+        (torch.zeros(2, dtype=torch.long), {"dtype": "float"}, TypeError, r"x: expected a floating tensor, got torch.int64"),
+        (torch.zeros(2), {"dtype": "bool"}, TypeError, r"x: expected a bool tensor"),
+        (torch.zeros(2), {"dtype": torch.float64}, TypeError, r"expected torch.float64 tensor"),
+        (torch.tensor([1.0, float("nan")]), {"finite": True}, ValueError, r"x: expected finite values, got 1 NaN/inf"),
+    ],
+)
+def test_check_tensor_messages(value, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        check_tensor(value, "x", **kwargs)
+
+
+def test_check_same_shape():
+    check_same_shape(torch.zeros(2, 3), torch.ones(2, 3), "a", "b")
+    with pytest.raises(ValueError, match=r"a and b: expected the same shape, got \(2, 3\) and \(3, 2\)"):
+        check_same_shape(torch.zeros(2, 3), torch.zeros(3, 2), "a", "b")
+
+
+def test_check_int():
+    assert check_int(np.int64(3), "k") == 3
+    with pytest.raises(ValueError, match="k: expected an int >= 1, got 0"):
+        check_int(0, "k")
+    with pytest.raises(TypeError, match="k: expected an int >= 0, got float"):
+        check_int(2.0, "k", minimum=0)
+    with pytest.raises(TypeError, match="got bool"):
+        check_int(True, "k")
+
+
+def test_check_choice():
+    assert check_choice("a", "mode", ("a", "b")) == "a"
+    with pytest.raises(ValueError, match="mode: expected one of 'a', 'b', got 'c'"):
+        check_choice("c", "mode", ("a", "b"))
