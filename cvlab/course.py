@@ -54,7 +54,9 @@ def find_notebooks(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).glob("*.ipynb") if not p.name.startswith("."))
 
 
-def execute_notebook(path: Path, *, timeout_s: int = 600, kernel_name: str = "python3") -> tuple[nbformat.NotebookNode, RunResult]:
+def execute_notebook(
+    path: Path, *, timeout_s: int = 600, kernel_name: str = "python3"
+) -> tuple[nbformat.NotebookNode, RunResult]:
     """Run every cell of the notebook at ``path`` in a fresh kernel, working directory = its folder.
 
     Returns the executed notebook and a :class:`RunResult`; an error in a cell is recorded in ``RunResult.error``
@@ -67,7 +69,8 @@ def execute_notebook(path: Path, *, timeout_s: int = 600, kernel_name: str = "py
     nb = nbformat.read(path, as_version=4)
     env_backend = os.environ.get("MPLBACKEND")
     os.environ["MPLBACKEND"] = "Agg"  # figures render inline through the kernel; no window is ever opened
-    client = NotebookClient(nb, timeout=timeout_s, kernel_name=kernel_name, resources={"metadata": {"path": str(path.parent)}})
+    resources = {"metadata": {"path": str(path.parent)}}
+    client = NotebookClient(nb, timeout=timeout_s, kernel_name=kernel_name, resources=resources)
     start = time.perf_counter()
     error = None
     try:

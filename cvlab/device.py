@@ -24,7 +24,8 @@ def get_device() -> torch.device:
     if wanted:
         kind = wanted.split(":")[0]
         if kind not in _CHOICES:
-            raise ValueError(f"CVLAB_DEVICE: expected one of {', '.join(_CHOICES)} (optionally 'cuda:N'), got {wanted!r}")
+            choices = ", ".join(_CHOICES)
+            raise ValueError(f"CVLAB_DEVICE: expected one of {choices} (optionally 'cuda:N'), got {wanted!r}")
         if kind == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"CVLAB_DEVICE={wanted!r} but torch sees no CUDA device here; unset it or use 'cpu'")
         if kind == "mps" and not torch.backends.mps.is_available():

@@ -48,6 +48,7 @@ def test_pinned_torchvision_accepts_the_pinned_torch():
     from importlib.metadata import requires, version
 
     pins = _constraints()
-    assert version("torch").split("+")[0] == pins["torch"] and version("torchvision").split("+")[0] == pins["torchvision"]
+    assert version("torch").split("+")[0] == pins["torch"]
+    assert version("torchvision").split("+")[0] == pins["torchvision"]
     torch_req = next(Requirement(r) for r in requires("torchvision") if Requirement(r).name == "torch")
     assert torch_req.specifier.contains(pins["torch"]), f"torchvision {pins['torchvision']} needs {torch_req}"

@@ -33,7 +33,7 @@ def test_starts_with_setup_cell_and_declares_budget(path: Path):
     first_code = next(c for c in nb.cells if c.cell_type == "code")
     assert first_code.source.strip() == SETUP_CELL, f"{path.name}: the first code cell must be cvlab.course.SETUP_CELL"
     budget = budget_of(nb)
-    assert isinstance(budget, int | float) and 0 < budget <= 180, f"{path.name}: metadata.cvlab.budget_s must be in (0, 180]"
+    assert isinstance(budget, int | float) and 0 < budget <= 180, f"{path.name}: set metadata.cvlab.budget_s (0, 180]"
 
 
 @pytest.mark.notebook

@@ -14,9 +14,14 @@ def test_check_tensor_accepts_and_returns():
     "value, kwargs, error, match",
     [
         ([1, 2], {}, TypeError, r"x: expected a tensor, got list"),
-        (torch.zeros(2), {"ndim": (3, 4), "shape": "(B, H, W)"}, ValueError, r"x: expected a tensor of shape \(B, H, W\) \(3 or 4 dimensions\), got torch.float32 of shape \(2,\)"),
+        (
+            torch.zeros(2),
+            {"ndim": (3, 4), "shape": "(B, H, W)"},
+            ValueError,
+            r"x: expected a tensor of shape \(B, H, W\) \(3 or 4 dimensions\), got torch.float32 of shape \(2,\)",
+        ),
         (torch.zeros(2), {"dtype": "int"}, TypeError, r"x: expected an integer tensor, got torch.float32"),
-        (torch.zeros(2, dtype=torch.long), {"dtype": "float"}, TypeError, r"x: expected a floating tensor, got torch.int64"),
+        (torch.zeros(2, dtype=torch.long), {"dtype": "float"}, TypeError, "x: expected a floating tensor"),
         (torch.zeros(2), {"dtype": "bool"}, TypeError, r"x: expected a bool tensor"),
         (torch.zeros(2), {"dtype": torch.float64}, TypeError, r"expected torch.float64 tensor"),
         (torch.tensor([1.0, float("nan")]), {"finite": True}, ValueError, r"x: expected finite values, got 1 NaN/inf"),

@@ -1,0 +1,112 @@
+"""Pinhole geometry: depth maps to 3-D points, and surface normals from depth.
+
+Pixel convention (the one ``cvlab.data.render_scene`` renders with): pixel ``(u, v)`` (column, row) has its
+centre at ``(u + 0.5, v + 0.5)``, and its 3-D point in the camera frame (x right, y down, z forward) is
+``X = depth[v, u] * K^-1 [u + 0.5, v + 0.5, 1]^T`` — depth is the z coordinate, not the distance along the ray.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from cvlab._validate import check_tensor
+
+__all__ = ["backproject", "normals_from_depth", "pixel_rays"]
+
+
+def _as_batch(depth: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """Check ``depth`` and ``K`` and bring them to ``(B, H, W)`` and ``(B, 3, 3)``."""
+    check_tensor(depth, "depth", ndim=(2, 3, 4), shape="(H, W), (B, H, W) or (B, 1, H, W)", dtype="float")
+    check_tensor(K, "K", ndim=(2, 3), shape="(3, 3) or (B, 3, 3)", dtype="float", finite=True)
+    if K.shape[-2:] != (3, 3):
+        raise ValueError(f"K: expected intrinsics of shape (3, 3) or (B, 3, 3), got shape {tuple(K.shape)}")
+    single = depth.dim() == 2
+    if depth.dim() == 4:
+        if depth.shape[1] != 1:
+            raise ValueError(f"depth: expected one channel in (B, 1, H, W), got shape {tuple(depth.shape)}")
+        depth = depth[:, 0]
+    elif single:
+        depth = depth[None]
+    K = K.to(depth.dtype).expand(depth.shape[0], 3, 3) if K.dim() == 2 else K.to(depth.dtype)
+    if K.shape[0] != depth.shape[0]:
+        raise ValueError(f"K: expected one matrix per depth map ({depth.shape[0]}), got {K.shape[0]}")
+    return depth, K, single
+
+
+def pixel_rays(K: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Rays through the pixel centres with unit z: ``K^-1 [u + 0.5, v + 0.5, 1]``.
+
+    Args:
+        K (Tensor[3, 3] or Tensor[B, 3, 3]): intrinsics in pixels.
+        height, width: image size in pixels.
+
+    Returns:
+        Tensor[B, 3, H, W] (or Tensor[3, H, W] for a single ``K``), in K's dtype and device.
+    """
+    check_tensor(K, "K", ndim=(2, 3), shape="(3, 3) or (B, 3, 3)", dtype="float", finite=True)
+    batch = K if K.dim() == 3 else K[None]
+    v, u = torch.meshgrid(
+        torch.arange(height, dtype=K.dtype, device=K.device) + 0.5,
+        torch.arange(width, dtype=K.dtype, device=K.device) + 0.5,
+        indexing="ij",
+    )
+    pixels = torch.stack([u, v, torch.ones_like(u)]).reshape(3, -1)  # (3, H*W)
+    rays = torch.linalg.solve(batch, pixels.expand(batch.shape[0], 3, -1)).reshape(-1, 3, height, width)
+    return rays if K.dim() == 3 else rays[0]
+
+
+def backproject(depth: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """Lift a depth map to 3-D points in the camera frame.
+
+    Args:
+        depth (Tensor[H, W], Tensor[B, H, W] or Tensor[B, 1, H, W]): z in metres (invalid pixels give the
+            point at the camera centre when their depth is 0).
+        K (Tensor[3, 3] or Tensor[B, 3, 3]): intrinsics in pixels.
+
+    Returns:
+        Tensor[B, 3, H, W] (Tensor[3, H, W] for a single map): X, Y, Z in metres, ``Z == depth``.
+
+    Example:
+        >>> K = torch.tensor([[100., 0, 32], [0, 100., 24], [0, 0, 1]])
+        >>> backproject(torch.full((48, 64), 2.0), K).shape
+        torch.Size([3, 48, 64])
+    """
+    depth, K, single = _as_batch(depth, K)
+    points = depth[:, None] * pixel_rays(K, *depth.shape[-2:])
+    return points[0] if single else points
+
+
+def normals_from_depth(depth: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """Unit surface normals from a depth map: the cross product of the back-projected points' image gradients.
+
+    ``n = normalize(dX/dv x dX/du)`` with central differences (one-sided at the border), flipped where needed so
+    that every normal faces the camera (``n . X < 0``). Depth discontinuities give meaningless normals at the
+    pixels beside them; mask those with the validity of both neighbours if that matters.
+
+    Args:
+        depth (Tensor[H, W], Tensor[B, H, W] or Tensor[B, 1, H, W]): z in metres, H, W >= 2.
+        K (Tensor[3, 3] or Tensor[B, 3, 3]): intrinsics in pixels.
+
+    Returns:
+        Tensor[B, 3, H, W] (Tensor[3, H, W] for a single map): unit normals in the camera frame.
+    """
+    depth, K, single = _as_batch(depth, K)
+    if min(depth.shape[-2:]) < 2:
+        raise ValueError(f"depth: expected at least 2x2 pixels to take differences, got {tuple(depth.shape[-2:])}")
+    points = depth[:, None] * pixel_rays(K, *depth.shape[-2:])
+    d_du = _central_difference(points, dim=-1)
+    d_dv = _central_difference(points, dim=-2)
+    normals = F.normalize(torch.linalg.cross(d_dv, d_du, dim=1), dim=1)
+    facing_away = (normals * points).sum(1, keepdim=True) > 0
+    normals = torch.where(facing_away, -normals, normals)
+    return normals[0] if single else normals
+
+
+def _central_difference(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """Half the difference of the two neighbours along ``dim``; one-sided differences at both ends."""
+    n = x.shape[dim]
+    inner = (x.narrow(dim, 2, n - 2) - x.narrow(dim, 0, n - 2)) / 2
+    first = x.narrow(dim, 1, 1) - x.narrow(dim, 0, 1)
+    last = x.narrow(dim, n - 1, 1) - x.narrow(dim, n - 2, 1)
+    return torch.cat([first, inner, last], dim=dim)

@@ -1,0 +1,93 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cvlab.geometry import backproject, normals_from_depth, pixel_rays
+
+K = torch.tensor([[80.0, 0.0, 33.0], [0.0, 70.0, 20.0], [0.0, 0.0, 1.0]])
+
+
+def test_backproject_reprojects_to_pixel_centres():
+    depth = torch.rand(40, 64) * 5 + 1
+    points = backproject(depth, K)
+    assert points.shape == (3, 40, 64)
+    torch.testing.assert_close(points[2], depth)
+    projected = torch.einsum("ij,jhw->ihw", K, points)
+    v, u = torch.meshgrid(torch.arange(40.0), torch.arange(64.0), indexing="ij")
+    torch.testing.assert_close(projected[0] / projected[2], u + 0.5)
+    torch.testing.assert_close(projected[1] / projected[2], v + 0.5)
+
+
+def test_backproject_batch_shapes_dtype_and_per_image_K():
+    depth = torch.rand(2, 1, 5, 6, dtype=torch.float64) + 1
+    Ks = torch.stack([K, 2 * K]).double()
+    Ks[:, 2, 2] = 1
+    points = backproject(depth, Ks)
+    assert points.shape == (2, 3, 5, 6) and points.dtype == torch.float64
+    torch.testing.assert_close(points[1], backproject(depth[1, 0], Ks[1]))
+    assert pixel_rays(K, 5, 6).shape == (3, 5, 6)
+
+
+def _plane_depth(normal: torch.Tensor, offset: float, h: int, w: int) -> torch.Tensor:
+    """Depth of the plane n . X = offset seen through K: z = offset / (n . ray)."""
+    rays = pixel_rays(K.double(), h, w)
+    return offset / torch.einsum("c,chw->hw", normal.double(), rays)
+
+
+def test_normals_of_a_tilted_plane_are_its_normal():
+    normal = F.normalize(torch.tensor([0.3, -0.5, -1.0]), dim=0)  # faces the camera (negative z)
+    depth = _plane_depth(normal, -4.0, 30, 40)
+    assert (depth > 0).all()
+    normals = normals_from_depth(depth, K.double())
+    torch.testing.assert_close(normals, normal.double()[:, None, None].expand(3, 30, 40), atol=1e-6, rtol=0)
+
+
+def test_normals_match_the_rendered_scene():
+    from cvlab.data import render_scene
+
+    scene = render_scene(3, size=(96, 128))
+    normals = normals_from_depth(scene.depth.double(), scene.K.double()).float()
+    # compare on pixels whose 3x3 neighbourhood lies on one surface (differences across edges are meaningless)
+    label = scene.semantic * 1000 + scene.instance
+    same = torch.ones_like(label, dtype=torch.bool)
+    for dv in (-1, 0, 1):
+        for du in (-1, 0, 1):
+            same &= torch.roll(label, (dv, du), (0, 1)) == label
+    same[[0, -1], :] = False
+    same[:, [0, -1]] = False
+    same &= scene.valid
+    cos = (normals * scene.normals).sum(0)[same].clamp(-1, 1)
+    angle = torch.rad2deg(torch.acos(cos))
+    assert same.sum() > 1000
+    assert angle.median() < 1.0, f"median angular error {angle.median():.2f} deg"
+    assert (angle < 10).float().mean() > 0.95
+
+
+def test_normals_face_the_camera():
+    depth = torch.rand(16, 16) + 2
+    normals = normals_from_depth(depth, K)
+    assert ((normals * backproject(depth, K)).sum(0) <= 0).all()
+    torch.testing.assert_close(normals.norm(dim=0), torch.ones(16, 16))
+
+
+@pytest.mark.parametrize(
+    "depth, K_, error, match",
+    [
+        (torch.ones(4), K, ValueError, r"depth: expected a tensor of shape \(H, W\)"),
+        (torch.ones(4, 4, dtype=torch.long), K, TypeError, "depth: expected a floating tensor"),
+        (torch.ones(2, 3, 4, 4), K, ValueError, r"depth: expected one channel"),
+        (torch.ones(4, 4), torch.eye(4), ValueError, r"K: expected intrinsics of shape \(3, 3\)"),
+        (torch.ones(2, 4, 4), torch.eye(3).expand(3, 3, 3), ValueError, r"K: expected one matrix per depth map"),
+        (torch.ones(4, 4), torch.full((3, 3), math.nan), ValueError, "K: expected finite values"),
+    ],
+)
+def test_bad_input(depth, K_, error, match):
+    with pytest.raises(error, match=match):
+        backproject(depth, K_)
+
+
+def test_normals_need_two_pixels():
+    with pytest.raises(ValueError, match="at least 2x2"):
+        normals_from_depth(torch.ones(1, 5), K)
