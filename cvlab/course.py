@@ -67,8 +67,8 @@ def execute_notebook(
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    env_backend = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = "Agg"  # figures render inline through the kernel; no window is ever opened
+    # the kernel must draw figures inline (into the outputs), so it must not inherit a non-interactive backend
+    env_backend = os.environ.pop("MPLBACKEND", None)
     resources = {"metadata": {"path": str(path.parent)}}
     client = NotebookClient(nb, timeout=timeout_s, kernel_name=kernel_name, resources=resources)
     start = time.perf_counter()
@@ -78,9 +78,7 @@ def execute_notebook(
     except CellExecutionError as exc:
         error = _strip_ansi(str(exc))
     finally:
-        if env_backend is None:
-            os.environ.pop("MPLBACKEND", None)
-        else:
+        if env_backend is not None:
             os.environ["MPLBACKEND"] = env_backend
     return nb, RunResult(path, time.perf_counter() - start, budget_of(nb), error)
 

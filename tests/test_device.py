@@ -40,8 +40,6 @@ def test_seed_everything_repeats_python_numpy_torch():
     first = draw()
     seed_everything(3)
     assert draw() == first
-    gen = seed_everything(3)
-    assert torch.rand(1, generator=gen).item() == torch.rand(1, generator=torch.Generator().manual_seed(3)).item()
 
 
 @pytest.mark.parametrize("seed, error", [(-1, ValueError), (2**32, ValueError), (1.5, TypeError), (True, TypeError)])

@@ -1,0 +1,24 @@
+"""Upsampling inside a network: size arithmetic, transposed convolution three ways, the upsampling zoo."""
+
+from cvlab.ops.arithmetic import conv_output_size, conv_transpose_output_size
+from cvlab.ops.transposed import conv_as_matrix, conv_transpose2d, conv_transpose2d_zero_insertion
+from cvlab.ops.upsampling import (
+    bed_of_nails,
+    bilinear_kernel,
+    max_unpool,
+    upsample_bilinear,
+    upsample_nearest,
+)
+
+__all__ = [
+    "conv_output_size",
+    "conv_transpose_output_size",
+    "conv_transpose2d",
+    "conv_transpose2d_zero_insertion",
+    "conv_as_matrix",
+    "upsample_nearest",
+    "bed_of_nails",
+    "max_unpool",
+    "upsample_bilinear",
+    "bilinear_kernel",
+]
