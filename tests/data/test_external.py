@@ -1,9 +1,6 @@
 """Optional real datasets, checked on tiny fakes written in each dataset's exact on-disk format; the network
 is blocked throughout, so a download attempt fails and must say so clearly."""
 
-import socket
-import urllib.request
-
 import numpy as np
 import pytest
 import torch
@@ -18,18 +15,6 @@ from cvlab.data import (
     PennFudan,
     VOCSegmentation,
 )
-
-
-def _refuse(*args, **kwargs):
-    raise OSError("network access is disabled in this test")
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    monkeypatch.setattr(socket, "getaddrinfo", _refuse)
-    monkeypatch.setattr(socket, "create_connection", _refuse)
-    monkeypatch.setattr(socket.socket, "connect", _refuse)
-    monkeypatch.setattr(urllib.request, "urlopen", _refuse)
 
 
 def _photo(rng, h=24, w=32) -> np.ndarray:

