@@ -1,0 +1,90 @@
+"""Pixels as points: per-pixel feature vectors (colour, optionally position) for clustering and graphs."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from skimage.color import rgb2lab
+
+from cvlab._validate import check_choice, check_int, check_tensor
+
+SPACES = ("rgb", "rgbxy", "lab", "labxy")
+
+
+def pixel_positions(
+    height: int, width: int, *, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """Pixel centres ``(row, col)`` in pixels, in row-major order (the order of ``image.flatten()``).
+
+    Args:
+        height, width: image size in pixels.
+
+    Returns:
+        Tensor[H * W, 2]: row ``i // W`` and column ``i % W`` of pixel ``i``.
+    """
+    height = check_int(height, "height")
+    width = check_int(width, "width")
+    rows = torch.arange(height, device=device, dtype=dtype)
+    cols = torch.arange(width, device=device, dtype=dtype)
+    return torch.cartesian_prod(rows, cols)
+
+
+def pixel_features(
+    image: torch.Tensor | np.ndarray,
+    space: str = "rgb",
+    spatial_weight: float = 1.0,
+    *,
+    channel_axis: int = 0,
+) -> torch.Tensor:
+    """Turn an image into one feature vector per pixel, in row-major pixel order.
+
+    ``channel_axis`` tells the layouts apart: ``0`` (default) reads ``(C, H, W)`` (the torch convention),
+    ``-1`` or ``2`` reads ``(H, W, C)`` (NumPy / scikit-image). A 2-D ``(H, W)`` image has one channel.
+
+    Feature spaces:
+
+    * ``"rgb"``: the channel values as given (any number of channels, e.g. 1 for a thermal image).
+    * ``"lab"``: CIE L*a*b* from :func:`skimage.color.rgb2lab` divided by 100, so that L* lies in [0, 1] and
+      a*, b* roughly in [-1, 1], a scale comparable to RGB (needs 3 channels).
+    * ``"rgbxy"`` / ``"labxy"``: the colour followed by ``spatial_weight * (y, x)``, where
+      ``y = row / (L - 1)``, ``x = col / (L - 1)`` and ``L = max(H, W)``: positions are measured in units of
+      the longer image side. With ``spatial_weight = 1`` crossing the whole image costs as much as a full
+      swing (0 to 1) of one colour channel; the weight does not depend on the resolution.
+
+    Args:
+        image (Tensor or ndarray[C, H, W], [H, W, C] or [H, W]): float image in [0, 1].
+        space: one of ``"rgb"``, ``"rgbxy"``, ``"lab"``, ``"labxy"``.
+        spatial_weight: weight of the position features (ignored by ``"rgb"`` and ``"lab"``), >= 0.
+        channel_axis: the channel axis of a 3-D image, ``0`` or ``-1``.
+
+    Returns:
+        Tensor[H * W, F]: on the image's device (NumPy input: CPU) and with its float dtype;
+        ``F = C`` (``+ 2`` with xy).
+
+    Example:
+        >>> pixel_features(torch.rand(3, 4, 5), "rgbxy").shape
+        torch.Size([20, 5])
+    """
+    if isinstance(image, np.ndarray):
+        image = torch.from_numpy(np.ascontiguousarray(image))
+    check_tensor(
+        image, "image", ndim=(2, 3), shape="(C, H, W), (H, W, C) or (H, W)", dtype="float", finite=True
+    )
+    check_choice(space, "space", SPACES)
+    if channel_axis not in (0, -1, 2):
+        raise ValueError(f"channel_axis: expected 0 or -1, got {channel_axis!r}")
+    if isinstance(spatial_weight, bool) or not isinstance(spatial_weight, int | float) or spatial_weight < 0:
+        raise ValueError(f"spatial_weight: expected a number >= 0, got {spatial_weight!r}")
+    hwc = image[..., None] if image.dim() == 2 else (image.permute(1, 2, 0) if channel_axis == 0 else image)
+    height, width, channels = hwc.shape
+    colour = hwc.reshape(height * width, channels)
+    if space.startswith("lab"):
+        if channels != 3:
+            raise ValueError(f"image: space={space!r} needs 3 channels (RGB), got {channels}")
+        lab = rgb2lab(hwc.detach().cpu().double().numpy()) / 100.0
+        colour = torch.from_numpy(lab).to(device=image.device, dtype=image.dtype).reshape(height * width, 3)
+    if not space.endswith("xy"):
+        return colour
+    longer = max(height, width)
+    xy = pixel_positions(height, width, device=image.device, dtype=image.dtype) / max(longer - 1, 1)
+    return torch.cat([colour, spatial_weight * xy], dim=1)

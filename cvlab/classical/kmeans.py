@@ -1,0 +1,265 @@
+"""k-means (Lloyd's algorithm) with the lecture's initialisations, written as two public steps."""
+
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+import torch
+
+from cvlab._validate import check_choice, check_int, check_tensor
+
+INITS = ("subset", "random", "uniform", "kmeans++")
+
+
+class KMeansResult(NamedTuple):
+    """Result of :func:`kmeans`.
+
+    Attributes:
+        labels (Tensor[N] int64): cluster of each point, in ``[0, k)``.
+        centers (Tensor[k, F]): the cluster centres.
+        inertia_history (list[float]): sum of squared distances of the points to their nearest centre, first
+            for the initial centres, then after every update; ``inertia_history[-1]`` belongs to ``centers``.
+        n_iter (int): number of update steps run.
+    """
+
+    labels: torch.Tensor
+    centers: torch.Tensor
+    inertia_history: list[float]
+    n_iter: int
+
+    @property
+    def inertia(self) -> float:
+        """The final inertia, ``inertia_history[-1]``."""
+        return self.inertia_history[-1]
+
+
+def _check_features(features: object) -> torch.Tensor:
+    check_tensor(features, "features", ndim=2, shape="(N, F)", dtype="float", finite=True)
+    if features.shape[0] == 0 or features.shape[1] == 0:
+        raise ValueError(
+            f"features: expected at least one point and one feature, got shape {tuple(features.shape)}"
+        )
+    return features
+
+
+def _squared_distances(features: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+    """(N, k) squared Euclidean distances, computed from differences (exact, no ``|x|^2 - 2xc + |c|^2``)."""
+    return torch.cdist(features, centers, compute_mode="donot_use_mm_for_euclid_dist").square()
+
+
+def kmeans_assign(features: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+    """Assignment step: the index of the nearest centre (Euclidean) for every point.
+
+    Args:
+        features (Tensor[N, F]): the points.
+        centers (Tensor[k, F]): the current centres.
+
+    Returns:
+        Tensor[N] int64: ``argmin_j ||x_i - c_j||^2``; ties go to the lowest index.
+    """
+    _check_features(features)
+    check_tensor(centers, "centers", ndim=2, shape="(k, F)", dtype="float", finite=True)
+    if centers.shape[1] != features.shape[1] or centers.shape[0] == 0:
+        raise ValueError(
+            f"centers: expected shape (k, {features.shape[1]}) with k >= 1, got {tuple(centers.shape)}"
+        )
+    return _squared_distances(features, centers).argmin(dim=1)
+
+
+def kmeans_update(
+    features: torch.Tensor, labels: torch.Tensor, k: int, old_centers: torch.Tensor
+) -> torch.Tensor:
+    """Update step: every centre moves to the mean of the points assigned to it.
+
+    An empty cluster keeps its old centre (:func:`kmeans` re-seeds empty clusters before it calls this).
+
+    Args:
+        features (Tensor[N, F]): the points.
+        labels (Tensor[N] int64): cluster of each point, in ``[0, k)``.
+        k: number of clusters.
+        old_centers (Tensor[k, F]): the centres before the update.
+
+    Returns:
+        Tensor[k, F]: ``c_j = mean{x_i : labels_i = j}``, or ``old_centers[j]`` if cluster ``j`` is empty.
+    """
+    _check_features(features)
+    k = check_int(k, "k")
+    check_tensor(labels, "labels", ndim=1, shape="(N,)", dtype="int")
+    if labels.shape[0] != features.shape[0]:
+        raise ValueError(f"labels: expected shape ({features.shape[0]},), got {tuple(labels.shape)}")
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= k):
+        raise ValueError(
+            f"labels: expected values in [0, {k}), got [{int(labels.min())}, {int(labels.max())}]"
+        )
+    check_tensor(old_centers, "old_centers", ndim=2, shape="(k, F)", dtype="float")
+    if old_centers.shape != (k, features.shape[1]):
+        raise ValueError(
+            f"old_centers: expected shape ({k}, {features.shape[1]}), got {tuple(old_centers.shape)}"
+        )
+    sums = torch.zeros_like(old_centers).index_add_(0, labels, features.to(old_centers.dtype))
+    counts = torch.bincount(labels, minlength=k).to(old_centers.dtype)[:, None]
+    return torch.where(counts > 0, sums / counts.clamp_min(1), old_centers)
+
+
+def _reseed_empty(
+    features: torch.Tensor, centers: torch.Tensor, labels: torch.Tensor, d2: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Move each empty cluster's centre onto the point farthest from its own centre, one cluster at a time.
+
+    Every move makes that point's distance zero and no other distance larger, so the inertia strictly falls
+    and the loop ends; it stops early when all points sit on a centre (``k`` > number of distinct points).
+    """
+    centers, labels, d2 = centers.clone(), labels.clone(), d2.clone()
+    while True:
+        empty = torch.nonzero(torch.bincount(labels, minlength=k) == 0).flatten()
+        if empty.numel() == 0:
+            break
+        far = int(d2.argmax())
+        if float(d2[far]) == 0.0:
+            warnings.warn(
+                f"k={k} exceeds the number of distinct points; {empty.numel()} cluster(s) stay empty",
+                stacklevel=3,
+            )
+            break
+        j = int(empty[0])
+        centers[j] = features[far]
+        new_d2 = (features - centers[j]).square().sum(dim=1)
+        closer = new_d2 < d2
+        closer[far] = True
+        labels[closer] = j
+        d2 = torch.where(closer, new_d2, d2)
+        d2[far] = 0.0
+    return centers, labels, d2
+
+
+def _init_random(features: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """k random data points; one within 1 % of the bounding-box diagonal of a chosen one is resampled."""
+    order = torch.randperm(features.shape[0], generator=generator).to(features.device)
+    min_dist = 0.01 * float((features.amax(0) - features.amin(0)).norm())
+    chosen = features[order[:1]]
+    for index in order[1:].tolist():
+        if len(chosen) == k:
+            return chosen
+        candidate = features[index]
+        if bool((chosen - candidate).norm(dim=1).min() > min_dist):
+            chosen = torch.cat([chosen, candidate[None]])
+    # Fewer than k well-separated points: top up with random data points (duplicates are allowed here).
+    extra = torch.randint(features.shape[0], (k - len(chosen),), generator=generator).to(features.device)
+    return torch.cat([chosen, features[extra]])
+
+
+def _init_uniform(features: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    low, high = features.amin(0), features.amax(0)
+    u = torch.rand(k, features.shape[1], generator=generator, dtype=torch.float64)
+    return low + u.to(features.device, features.dtype) * (high - low)
+
+
+def _init_kmeans_pp(features: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """k-means++ (Arthur & Vassilvitskii, 2007): each new centre drawn with probability ~ D(x)^2."""
+    first = int(torch.randint(features.shape[0], (1,), generator=generator))
+    centers = [features[first]]
+    d2 = (features - centers[0]).square().sum(dim=1)
+    for _ in range(1, k):
+        weights = d2.double().cpu()
+        if float(weights.sum()) == 0.0:  # every point already is a centre
+            weights = torch.ones_like(weights)
+        index = int(torch.multinomial(weights, 1, generator=generator))
+        centers.append(features[index])
+        d2 = torch.minimum(d2, (features - features[index]).square().sum(dim=1))
+    return torch.stack(centers)
+
+
+def kmeans(
+    features: torch.Tensor,
+    k: int,
+    init: str | torch.Tensor = "subset",
+    max_iter: int = 100,
+    tol: float = 1e-4,
+    seed: int = 0,
+    subset_size: int = 1000,
+) -> KMeansResult:
+    """Cluster points into ``k`` groups by Lloyd's algorithm, minimising ``sum_i ||x_i - c(x_i)||^2``.
+
+    Alternates :func:`kmeans_assign` and :func:`kmeans_update` until no centre moves by more than ``tol``
+    (Euclidean, in feature units) or ``max_iter`` updates ran; the labels returned belong to the final
+    centres.
+
+    Initialisations:
+
+    * ``"subset"`` (default): k-means (``"random"`` init) on ``subset_size`` random points; its centres start
+      the full run. Cheap, and it starts near a good solution.
+    * ``"random"``: ``k`` random data points (pixels); a candidate closer than 1 % of the bounding-box
+      diagonal to an already chosen centre is resampled.
+    * ``"uniform"``: uniform in the bounding box of the data (often gives empty clusters).
+    * ``"kmeans++"``: D^2 sampling (Arthur & Vassilvitskii, 2007).
+    * a ``(k, F)`` tensor: these initial centres (as ``sklearn.cluster.KMeans(init=array)``).
+
+    Empty clusters: after each assignment an empty cluster's centre jumps to the point farthest from its own
+    centre (then the labels are updated), which can only lower the inertia. When ``k`` exceeds the number of
+    distinct points no such point is left; a ``UserWarning`` says so and the surplus clusters stay empty.
+
+    Args:
+        features (Tensor[N, F]): the points, e.g. from :func:`~cvlab.classical.pixel_features`.
+        k: number of clusters, >= 1.
+        init: ``"subset"``, ``"random"``, ``"uniform"``, ``"kmeans++"`` or a Tensor[k, F] of centres.
+        max_iter: maximum number of update steps, >= 1.
+        tol: stop when the largest centre shift is <= ``tol``, >= 0.
+        seed: seed of the initialisation (a private ``torch.Generator``; global RNG untouched).
+        subset_size: number of points for ``init="subset"`` (clipped to ``N``).
+
+    Returns:
+        KMeansResult: ``labels``, ``centers``, ``inertia_history``, ``n_iter``.
+
+    Reference: S. Lloyd, "Least squares quantization in PCM", IEEE Trans. Information Theory, 1982.
+
+    Example:
+        >>> result = kmeans(torch.rand(500, 3), k=4)
+        >>> result.labels.shape, result.centers.shape
+        (torch.Size([500]), torch.Size([4, 3]))
+    """
+    _check_features(features)
+    k = check_int(k, "k")
+    if isinstance(init, torch.Tensor):
+        check_tensor(init, "init", ndim=2, shape="(k, F)", dtype="float", finite=True)
+        if init.shape != (k, features.shape[1]):
+            raise ValueError(
+                f"init: expected centres of shape ({k}, {features.shape[1]}), got {tuple(init.shape)}"
+            )
+    else:
+        check_choice(init, "init", INITS)
+    max_iter = check_int(max_iter, "max_iter")
+    subset_size = check_int(subset_size, "subset_size")
+    seed = check_int(seed, "seed", minimum=0)
+    if isinstance(tol, bool) or not isinstance(tol, int | float) or not tol >= 0:
+        raise ValueError(f"tol: expected a number >= 0, got {tol!r}")
+    generator = torch.Generator().manual_seed(seed)
+    n = features.shape[0]
+    if isinstance(init, torch.Tensor):
+        centers = init.to(features)
+    elif init == "subset":
+        pick = torch.randperm(n, generator=generator)[: min(subset_size, n)].to(features.device)
+        with warnings.catch_warnings():  # a small subset may hold fewer distinct points than the full data
+            warnings.simplefilter("ignore", UserWarning)
+            centers = kmeans(features[pick], k, "random", max_iter, tol, seed).centers
+    else:
+        make = {"random": _init_random, "uniform": _init_uniform, "kmeans++": _init_kmeans_pp}[init]
+        centers = make(features, k, generator)
+
+    d2 = _squared_distances(features, centers)
+    labels, d2 = d2.argmin(dim=1), d2.min(dim=1).values
+    centers, labels, d2 = _reseed_empty(features, centers, labels, d2, k)
+    history = [float(d2.sum())]
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter += 1
+        new_centers = kmeans_update(features, labels, k, centers)
+        shift = float((new_centers - centers).norm(dim=1).max())
+        centers = new_centers
+        d2 = _squared_distances(features, centers)
+        labels, d2 = d2.argmin(dim=1), d2.min(dim=1).values
+        centers, labels, d2 = _reseed_empty(features, centers, labels, d2, k)
+        history.append(float(d2.sum()))
+        if shift <= tol:
+            break
+    return KMeansResult(labels, centers, history, n_iter)
