@@ -1,0 +1,95 @@
+"""forbid: shortcuts raise while the block runs, whatever name they are called by; everything is restored."""
+
+import sys
+
+import pytest
+import sklearn.metrics
+import torch
+import torch.nn.functional as F
+
+from cvlab.grading import ForbiddenError, forbid
+
+
+def test_builtin_is_refused_with_a_clear_message():
+    with pytest.raises(ForbiddenError, match=r"^`torch.nn.functional.one_hot` is not allowed in this exercise -- "
+                                             r"write it with basic tensor operations$"):
+        with forbid("torch.nn.functional.one_hot"):
+            F.one_hot(torch.tensor([0, 1]))
+
+
+def test_aliases_and_captured_references_are_refused():
+    from torch.nn.functional import one_hot as encode
+
+    confusion = sklearn.metrics.confusion_matrix  # captured before the guard starts
+    names = ("torch.nn.functional.one_hot", "sklearn.metrics.confusion_matrix")
+    with pytest.raises(ForbiddenError, match="one_hot"), forbid(*names):
+        assert int(torch.arange(3).sum()) == 3  # everything else still works
+        encode(torch.tensor([1]))
+    with pytest.raises(ForbiddenError, match="sklearn.metrics.confusion_matrix"), forbid(*names):
+        confusion([0, 1], [0, 1])
+
+
+def test_a_caught_refusal_or_a_switched_off_hook_is_remembered():
+    def sly(x):
+        try:
+            return torch.nn.functional.one_hot(x)
+        except ForbiddenError:
+            return torch.bincount(x)  # unguarded now: CPython dropped the raising hook
+
+    with forbid("torch.nn.functional.one_hot", "torch.bincount") as guard:
+        sly(torch.tensor([0, 1]))
+    assert guard.refused == "torch.nn.functional.one_hot" and "not allowed" in guard.message()
+    with forbid("torch.bincount") as guard:
+        sys.setprofile(None)
+        torch.bincount(torch.tensor([0]))
+    assert guard.switched_off and "sys.setprofile" in guard.message()
+
+
+def test_methods_are_refused_when_bound_too():
+    x = torch.tensor([0, 1, 1])
+    with pytest.raises(ForbiddenError, match="count with comparisons"):
+        with forbid("torch.Tensor.bincount", advice="count with comparisons"):
+            x.bincount()
+    with pytest.raises(ForbiddenError), forbid("torch.Tensor.bincount"):
+        torch.Tensor.bincount(x)
+    assert x.bincount().tolist() == [1, 2]
+
+
+def test_previous_profiler_is_restored_even_after_errors():
+    calls = []
+
+    def profiler(frame, event, arg):
+        calls.append(event)
+
+    sys.setprofile(profiler)
+    try:
+        with pytest.raises(ValueError), forbid("torch.bincount"):
+            int("not a number")
+        assert sys.getprofile() is profiler
+        with forbid("torch.bincount"):
+            torch.zeros(1)
+        assert sys.getprofile() is profiler and calls  # chained while active, restored after
+    finally:
+        sys.setprofile(None)
+    with pytest.raises(ForbiddenError), forbid("torch.bincount"):
+        torch.bincount(torch.tensor([1]))
+    assert sys.getprofile() is None
+
+
+def test_decorator_and_nesting():
+    @forbid("torch.bincount")
+    def counted(x):
+        return torch.bincount(x)
+
+    with pytest.raises(ForbiddenError):
+        counted(torch.tensor([0]))
+    with pytest.raises(ForbiddenError, match="argmax"), forbid("torch.argmax"), forbid("torch.bincount"):
+        torch.argmax(torch.tensor([1, 2]))
+    assert sys.getprofile() is None
+
+
+def test_missing_modules_are_skipped_and_bad_names_refused():
+    with forbid("no_such_package.anything", "torch.no_such_function"):
+        assert torch.ones(1).item() == 1
+    with pytest.raises(TypeError, match="names: expected dotted names"):
+        forbid("bincount")

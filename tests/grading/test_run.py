@@ -1,0 +1,84 @@
+"""Graded cells (run_tests), the students' validate, and the judge that re-checks saved outputs."""
+
+import torch
+
+from cvlab.course import REPO
+from cvlab.grading import run_tests, validate
+from cvlab.grading.build import solution_namespace
+from cvlab.grading.judge import Judge
+from cvlab.grading.run import HARVEST_ENV, harvest_name
+
+A0 = "a0_dense_outputs"
+
+
+def _solution():
+    return solution_namespace(REPO / "solutions" / A0 / f"{A0}.ipynb")
+
+
+def test_run_tests_prints_on_success_and_raises_with_the_case(capsys):
+    run_tests(A0, "one_hot", _solution()["one_hot"])
+    assert capsys.readouterr().out == "one_hot: all 2 visible case(s) pass\n"
+    try:
+        run_tests(A0, "one_hot", lambda labels, k: (labels.unsqueeze(-1) == torch.arange(k)).float())
+    except AssertionError as error:
+        message = str(error)
+    assert message.startswith("one_hot, visible case 1 of 2 (a 3x4 label map with 3 classes): wrong shape")
+
+
+def test_answers_may_be_numbers_or_tensors():
+    import numpy as np
+
+    from cvlab.grading.run import _answer_output
+
+    assert _answer_output(np.float32(0.5)) == (0.5, None)
+    assert _answer_output(torch.tensor(0.5))[1] is None
+    assert "got a str" in _answer_output("0.475")[1]
+
+
+def test_validate_reports_each_visible_test(capsys):
+    namespace = dict(_solution())
+    namespace["from_one_hot"] = lambda scores, ignore_index=255: scores.argmax(-3) + 1
+    del namespace["iou_per_class"]
+    report = validate(A0, namespace)
+    out = capsys.readouterr().out
+    assert report["one_hot"] is None and report["from_one_hot"].startswith("from_one_hot, visible case")
+    assert "iou_per_class is not defined" in report["iou_per_class"]
+    assert "[FAIL] from_one_hot" in out and "3 of 5 visible tests pass" in out
+
+
+def test_validate_uses_the_callers_globals(capsys, monkeypatch):
+    monkeypatch.setitem(globals(), "one_hot", _solution()["one_hot"])
+    assert validate(A0)["one_hot"] is None
+
+
+def test_outputs_are_saved_for_the_judge_only_when_grading(tmp_path, monkeypatch):
+    ns = _solution()
+    monkeypatch.delenv(HARVEST_ENV, raising=False)
+    run_tests(A0, "one_hot", ns["one_hot"])
+    assert not list(tmp_path.iterdir())
+    monkeypatch.setenv(HARVEST_ENV, str(tmp_path))
+    run_tests(A0, "one_hot", ns["one_hot"])
+    saved = torch.load(tmp_path / harvest_name("one_hot", "visible"), weights_only=True)
+    assert [r["status"] for r in saved["results"]] == ["ok", "ok"]
+    verdicts = {v.cell_id: v for v in Judge(REPO, A0).verdicts(tmp_path)}
+    assert verdicts["test_one_hot"].score == 1 and verdicts["test_one_hot_hidden"].score == 0
+    assert "did not run to its end" in verdicts["test_one_hot_hidden"].problem
+
+
+def test_judge_refuses_unusable_or_forged_results(tmp_path, monkeypatch):
+    judge = Judge(REPO, A0)
+    assert judge.max_score == 14 and all(v.score == 0 for v in judge.verdicts(None))
+    path = tmp_path / harvest_name("one_hot", "visible")
+    path.write_bytes(b"not a torch file")
+    assert "unreadable" in judge._problem(tmp_path, "one_hot", "visible")
+    torch.save({"results": "all good"}, path)
+    assert "does not hold a list of results" in judge._problem(tmp_path, "one_hot", "visible")
+    torch.save({"results": [{"status": "ok", "output": torch.zeros(3, 3, 4)}]}, path)
+    assert "values differ" in judge._problem(tmp_path, "one_hot", "visible")
+    cases = judge.cases["one_hot", "visible"].cases
+    torch.save({"results": [{"status": "ok", "output": c.expected} for c in cases[:1]]}, path)
+    assert "case 2 of 2" in judge._problem(tmp_path, "one_hot", "visible")
+    torch.save({"results": [{"status": "ok", "output": c.expected} for c in cases]}, path)
+    assert judge._problem(tmp_path, "one_hot", "visible") is None
+    monkeypatch.setattr("cvlab.grading.judge.MAX_HARVEST_BYTES", 10)
+    assert "larger than" in judge._problem(tmp_path, "one_hot", "visible")
