@@ -26,7 +26,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check cvlab tests benchmarks
+	$(BIN)/ruff check cvlab tests benchmarks notebooks solutions
 
 clean:
 	rm -rf build .pytest_cache

@@ -1,4 +1,4 @@
-"""The code base stays lint-clean (ruff, configured in pyproject.toml)."""
+"""The code base and the notebooks stay lint-clean (ruff, configured in pyproject.toml)."""
 
 import shutil
 import subprocess
@@ -10,5 +10,6 @@ from cvlab.course import REPO
 
 def test_ruff_is_clean():
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    result = subprocess.run([ruff, "check", "cvlab", "tests", "benchmarks"], cwd=REPO, capture_output=True, text=True)
+    paths = ["cvlab", "tests", "benchmarks", "notebooks", "solutions"]
+    result = subprocess.run([ruff, "check", *paths], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
