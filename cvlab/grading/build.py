@@ -37,7 +37,7 @@ import torch
 
 from cvlab._validate import check_choice
 from cvlab.grading.check import compare
-from cvlab.grading.forbid import forbid
+from cvlab.grading.forbid import forbid, unresolved
 from cvlab.grading.invoke import to_cpu
 from cvlab.grading.store import FORMAT, KINDS, MANIFEST, TIERS, CaseStore, fingerprint, store_dir
 
@@ -72,7 +72,14 @@ def case(*args: Any, description: str = "", rtol: float | None = None, atol: flo
 
 def function_test(*, visible: list[CaseSpec] | tuple = (), hidden: list[CaseSpec] | tuple = (),
                   forbid: list[str] | tuple = (), timeout_s: float = 10.0) -> NamedTest:
-    """A test of the solution's function of the same name, on ``visible`` and ``hidden`` cases."""
+    """A test of the solution's function of the same name, on ``visible`` and ``hidden`` cases.
+
+    ``forbid`` names the shortcuts refused while the function runs; a name that does not exist in its installed
+    package raises ``ValueError`` (it would forbid nothing).
+    """
+    missing = unresolved(forbid)
+    if missing:
+        raise ValueError(f"forbid: these names do not exist in their installed packages: {', '.join(missing)}")
     return NamedTest("function", tuple(visible), tuple(hidden), tuple(forbid), float(timeout_s))
 
 

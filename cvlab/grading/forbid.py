@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import sys
 from types import CodeType
@@ -40,6 +41,15 @@ def _resolve(name: str) -> Any:
             return None
         return obj
     return None
+
+
+def unresolved(names: tuple[str, ...] | list[str]) -> list[str]:
+    """The dotted names whose package is installed but which do not exist in it (a typo, or a moved function).
+
+    Such a name would forbid nothing, silently; the case builder refuses it.
+    """
+    return [name for name in names
+            if importlib.util.find_spec(name.split(".")[0]) is not None and _resolve(name) is None]
 
 
 class forbid(contextlib.ContextDecorator):  # noqa: N801 -- used like contextlib.suppress

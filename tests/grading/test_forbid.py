@@ -93,3 +93,14 @@ def test_missing_modules_are_skipped_and_bad_names_refused():
         assert torch.ones(1).item() == 1
     with pytest.raises(TypeError, match="names: expected dotted names"):
         forbid("bincount")
+
+
+def test_a_forbid_name_that_does_not_exist_is_refused_at_build_time():
+    from cvlab.grading.build import function_test
+    from cvlab.grading.forbid import unresolved
+
+    assert unresolved(["torch.nn.functional.one_hot", "notinstalled_pkg.f", "torch.nn.functional.one_hott"]) == [
+        "torch.nn.functional.one_hott"
+    ]
+    with pytest.raises(ValueError, match="forbid: .*torch.nn.functional.one_hott"):
+        function_test(forbid=["torch.nn.functional.one_hott"])
