@@ -19,7 +19,7 @@ from cvlab.grading.invoke import Quiet, describe, invoke
 from cvlab.grading.store import Case
 
 # (rtol, atol) per floating dtype: loose enough for a different summation order or a GPU, tight enough to catch a
-# wrong formula. A float result compared with a float expectation of another precision uses the looser pair.
+# wrong formula. A float scalar compared with a float expectation of another precision uses the looser pair.
 _TOLERANCES = {
     torch.float16: (1e-3, 1e-5),
     torch.bfloat16: (1.6e-2, 1e-5),
@@ -143,8 +143,9 @@ def compare(got: Any, expected: Any, *, rtol: float | None = None, atol: float |
     """Return None when ``got`` matches ``expected``, else one short paragraph saying how it differs.
 
     Integers and bools must match exactly and in dtype; floats within ``atol + rtol * |expected|`` (defaults from
-    :func:`tolerances`), any floating precision accepted, NaN only where NaN is expected. Tuples are compared item
-    by item; a Python number may stand for a 0-dim tensor.
+    :func:`tolerances`), NaN only where NaN is expected. A floating tensor with elements must also have the
+    expected precision (float64 in, float64 out: a float32 accumulator is a bug); scalars -- a Python number or a
+    0-dim tensor -- may have any floating precision. Tuples are compared item by item.
     """
     if isinstance(expected, list | tuple):
         if not isinstance(got, list | tuple) or len(got) != len(expected):
@@ -169,6 +170,9 @@ def compare(got: Any, expected: Any, *, rtol: float | None = None, atol: float |
         return f"wrong dtype: expected a floating tensor ({expected.dtype}), got {got.dtype}; convert with .float()"
     if not expected.is_floating_point() and got.dtype != expected.dtype:
         return f"wrong dtype: expected {expected.dtype}, got {got.dtype}; convert with .to({expected.dtype})"
+    if expected.dim() > 0 and got.dtype != expected.dtype:
+        return (f"wrong precision: expected {expected.dtype}, got {got.dtype}; create new tensors with the "
+                f"inputs' dtype (e.g. torch.zeros(..., dtype=x.dtype)) instead of the default")
     default_rtol, default_atol = tolerances(got.dtype, expected.dtype)
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol

@@ -31,9 +31,11 @@ def test_tolerances_follow_dtype_and_agree_with_isclose():
         assert (compare(got, e) is None) == bool(torch.isclose(got, e, rtol=rtol, atol=atol).all())
 
 
-def test_float_precision_is_lenient_but_kind_is_not():
+def test_float_precision_and_kind_must_match_for_tensors():
     e = torch.tensor([0.1, 0.2, 1 / 3])
-    assert compare(e.double(), e) is None
+    assert "wrong precision: expected torch.float32, got torch.float64" in compare(e.double(), e)
+    assert "wrong precision: expected torch.float64, got torch.float32" in compare(e, e.double())
+    assert compare(e[0].double(), e[0]) is None  # scalars: any precision
     assert "floating" in compare(torch.tensor([0, 0, 0]), e)
     assert "expected torch.int64, got torch.int32" in compare(torch.tensor([1], dtype=torch.int32), torch.tensor([1]))
     assert "convert with .float()" in compare(torch.tensor([True]), torch.tensor([1.0]))

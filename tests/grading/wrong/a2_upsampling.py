@@ -258,6 +258,11 @@ def conv_transpose2d_bias_in_every_copy(input, weight, bias=None, stride=1, padd
     return _finish(_frame(input, weight, stride, bias_per_copy=bias), None, padding, output_padding)
 
 
+def conv_transpose2d_float32_accumulator(input, weight, bias=None, stride=1, padding=0, output_padding=0):
+    """Sums the copies into a default (float32) tensor: right values, but float64 inputs lose their precision."""
+    return _finish(_frame(input.float(), weight.float(), stride), bias, padding, output_padding)
+
+
 # --- bilinear_kernel(channels, k) -------------------------------------------------------------------------------
 
 
@@ -431,6 +436,7 @@ WRONG = {
         conv_transpose_output_size_no_output_padding, conv_transpose_output_size_output_padding_both_sides,
     ],
     "conv_transpose2d": [
+        conv_transpose2d_float32_accumulator,
         conv_transpose2d_torch_shortcut, conv_transpose2d_fold_shortcut, conv_transpose2d_gradient_shortcut,
         conv_transpose2d_cvlab_shortcut, conv_transpose2d_assigns_copies, conv_transpose2d_flipped_kernel,
         conv_transpose2d_zero_insertion_unflipped, conv_transpose2d_padding_not_cropped,
