@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import multiprocessing
 import os
 import re
 import shutil
@@ -352,7 +353,13 @@ def autograde(submissions: str | Path, assignment: str, *, root: str | Path = ".
             course's ``solutions/``).
         startup_dirs: folders whose start-up files (``.pth``...) are guarded too (default: the site directories).
         log: called with one progress line per submission.
+
+    Workers are spawned processes, which re-import the calling script: call ``autograde`` from a script only under
+    ``if __name__ == "__main__":`` (the command line does).
     """
+    if multiprocessing.current_process().name.startswith("SpawnProcess"):
+        raise RuntimeError("autograde() was called while a grading worker started: the script that calls it must do "
+                           "so under `if __name__ == \"__main__\":`, since workers re-import it")
     root = Path(root).resolve()
     _tools_on_path()
     overrides = dict(overrides or {})
