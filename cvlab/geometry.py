@@ -95,18 +95,9 @@ def normals_from_depth(depth: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     if min(depth.shape[-2:]) < 2:
         raise ValueError(f"depth: expected at least 2x2 pixels to take differences, got {tuple(depth.shape[-2:])}")
     points = depth[:, None] * pixel_rays(K, *depth.shape[-2:])
-    d_du = _central_difference(points, dim=-1)
-    d_dv = _central_difference(points, dim=-2)
+    d_dv, d_du = torch.gradient(points, dim=(-2, -1))  # central differences, one-sided at the border
     normals = F.normalize(torch.linalg.cross(d_dv, d_du, dim=1), dim=1)
     facing_away = (normals * points).sum(1, keepdim=True) > 0
     normals = torch.where(facing_away, -normals, normals)
     return normals[0] if single else normals
 
-
-def _central_difference(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """Half the difference of the two neighbours along ``dim``; one-sided differences at both ends."""
-    n = x.shape[dim]
-    inner = (x.narrow(dim, 2, n - 2) - x.narrow(dim, 0, n - 2)) / 2
-    first = x.narrow(dim, 1, 1) - x.narrow(dim, 0, 1)
-    last = x.narrow(dim, n - 1, 1) - x.narrow(dim, n - 2, 1)
-    return torch.cat([first, inner, last], dim=dim)

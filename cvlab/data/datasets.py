@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
+from torchvision.ops import masks_to_boxes
 from torchvision.transforms.v2 import functional as TF
 
 from cvlab._validate import check_choice, check_int
@@ -134,16 +135,7 @@ def _target(name: str, maps: dict[str, torch.Tensor], labels: torch.Tensor) -> o
         return {"normals": maps["normals"], "valid": maps["valid"]}
     ids = torch.arange(1, len(labels) + 1)  # visible things are numbered 1..N
     masks = maps["instance"][None] == ids[:, None, None]
-    return {"boxes": _mask_boxes(masks), "labels": labels, "masks": masks.to(torch.uint8)}
-
-
-def _mask_boxes(masks: torch.Tensor) -> torch.Tensor:
-    """(x1, y1, x2, y2): first and last column and row of each non-empty mask (N, H, W), float32 (N, 4)."""
-    cols, rows = masks.any(dim=1), masks.any(dim=2)
-    w, h = cols.shape[1], rows.shape[1]
-    x1, y1 = cols.int().argmax(dim=1), rows.int().argmax(dim=1)
-    x2, y2 = w - 1 - cols.flip(1).int().argmax(dim=1), h - 1 - rows.flip(1).int().argmax(dim=1)
-    return torch.stack([x1, y1, x2, y2], dim=1).to(torch.float32)
+    return {"boxes": masks_to_boxes(masks), "labels": labels, "masks": masks.to(torch.uint8)}
 
 
 def detection_collate(batch: list[tuple[torch.Tensor, object]]) -> tuple[torch.Tensor, object]:
