@@ -30,6 +30,31 @@ seed_everything(0)"""
 """The code every notebook starts with, verbatim (a test checks it)."""
 
 
+class ClaimError(AssertionError):
+    """A figure quoted in a notebook's prose left the band the text states (the prose and the run disagree)."""
+
+
+def claim(what: str, value: float, low: float, high: float, *, fmt: str = ".3f") -> float:
+    """Print a measured figure that a markdown cell quotes, and fail the notebook when it leaves ``[low, high]``.
+
+    The text states the band ("about 0.8", "above 10 points"); this checks the run agrees, so prose cannot drift
+    from what the notebook computed. Returns ``value`` as a float.
+
+    Example:
+        >>> claim("U-Net mIoU", 0.83, 0.80, 1.0)
+        U-Net mIoU: 0.830 (text: 0.800 to 1.000) ok
+        0.83
+    """
+    value = float(value)
+    if not low <= high:
+        raise ValueError(f"claim {what!r}: expected low <= high, got {low} and {high}")
+    ok = low <= value <= high
+    print(f"{what}: {value:{fmt}} (text: {low:{fmt}} to {high:{fmt}}) {'ok' if ok else 'DIFFERS FROM THE TEXT'}")
+    if not ok:
+        raise ClaimError(f"{what}: measured {value:{fmt}}, but the notebook's text says {low:{fmt}} to {high:{fmt}}")
+    return value
+
+
 @dataclass(frozen=True)
 class RunResult:
     """Outcome of executing one notebook: wall time in seconds against its declared budget."""

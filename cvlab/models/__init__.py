@@ -1,0 +1,3 @@
+"""Small models that train on a CPU within a lesson's budget: FCN, U-Net, depth, multi-task, Mask R-CNN factory."""
+
+__all__: list[str] = []
