@@ -34,6 +34,7 @@ import tempfile
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -266,22 +267,60 @@ def _grade_one(student: str) -> Result:
     return result
 
 
-def _grade_all(setup: Setup, students: list[str], workers: int, log: Any) -> list[Result]:
-    results: list[Result] = []
+def _pool_round(students: list[str], workers: int, grade: Any, initializer: Any, initargs: tuple, failed: Any,
+                log: Any) -> tuple[list[Any], list[str]]:
+    """Grade ``students`` in one pool; return the results and the students whose worker died under them."""
+    results, lost = [], []
     with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn"),
-                             initializer=_init_worker, initargs=(setup,)) as pool:
-        futures = {pool.submit(_grade_one, student): student for student in students}
+                             initializer=initializer, initargs=initargs) as pool:
+        futures = {pool.submit(grade, student): student for student in students}
         for future in as_completed(futures):
+            student = futures[future]
             try:
                 result = future.result()
+            except BrokenProcessPool:
+                lost.append(student)
+                continue
             except Exception as error:  # a failure of the grader itself, reported on this submission
-                result = Result(futures[future], status=f"grader error: {type(error).__name__}: {error}")
-                result.scores = {cell.cell_id: 0.0 for cell in setup.judge.cells}
+                result = failed(student, f"grader error: {type(error).__name__}: {error}")
             results.append(result)
-            log(f"{result.student}: {result.score:g}/{setup.judge.max_score:g} in {result.seconds:.1f} s"
-                + ("" if result.status == "ok" else f" [{result.status}]")
-                + (f" [{len(result.flags)} flag(s)]" if result.flags else ""))
+            log(result)
+    return results, sorted(lost)
+
+
+def grade_resilient(students: list[str], workers: int, grade: Any, *, initializer: Any = None,
+                    initargs: tuple = (), failed: Any, log: Any = print) -> list[Any]:
+    """``grade(student)`` for every student in spawned worker processes; a worker that dies costs only its own.
+
+    When a worker process dies (a submission killed it, or it ran out of memory), the pool breaks and every
+    submission in flight loses its worker. Those are graded again one at a time, each in a fresh pool of its own:
+    the one whose worker dies again is reported with ``failed(student, why)``; the others are graded as usual.
+    """
+    results, lost = _pool_round(students, workers, grade, initializer, initargs, failed, log)
+    for student in lost:
+        alone, again = _pool_round([student], 1, grade, initializer, initargs, failed, log)
+        results += alone
+        if again:
+            results.append(failed(student, "the grading worker died while grading this submission (its code killed "
+                                           "the worker, or exhausted the memory)"))
+            log(results[-1])
     return results
+
+
+def _grade_all(setup: Setup, students: list[str], workers: int, log: Any) -> list[Result]:
+    def failed(student: str, why: str) -> Result:
+        result = Result(student, status=why)
+        result.scores = {cell.cell_id: 0.0 for cell in setup.judge.cells}
+        result.problems = {cell.cell_id: why for cell in setup.judge.cells}
+        return result
+
+    def report(result: Result) -> None:
+        log(f"{result.student}: {result.score:g}/{setup.judge.max_score:g} in {result.seconds:.1f} s"
+            + ("" if result.status == "ok" else f" [{result.status}]")
+            + (f" [{len(result.flags)} flag(s)]" if result.flags else ""))
+
+    return grade_resilient(students, workers, _grade_one, initializer=_init_worker, initargs=(setup,),
+                           failed=failed, log=report)
 
 
 def _private(path: Path, root: Path) -> bool:
@@ -316,13 +355,16 @@ def record_scores(config: Config, assignment: str, results: list[Result]) -> Non
 
 
 def write_csv(path: str | Path, results: list[Result], cells: list[str], max_score: float) -> None:
-    """One row per student: id, score, max_score, each graded cell, status, seconds, flags."""
+    """One row per student: id, score, max_score, each graded cell, status, seconds, flags, and the reasons --
+    for each cell that earned nothing, which case failed and why (what the TA answers "why did I lose points?"
+    with)."""
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student_id", "score", "max_score", *cells, "status", "seconds", "flags"])
+        writer.writerow(["student_id", "score", "max_score", *cells, "status", "seconds", "flags", "reasons"])
         for r in sorted(results, key=lambda r: r.student):
+            reasons = " | ".join(f"{cell}: {r.problems[cell]}" for cell in cells if r.problems.get(cell))
             writer.writerow([r.student, f"{r.score:g}", f"{max_score:g}", *(f"{r.scores.get(c, 0):g}" for c in cells),
-                             r.status, f"{r.seconds:.1f}", " | ".join(r.flags)])
+                             r.status, f"{r.seconds:.1f}", " | ".join(r.flags), reasons])
 
 
 def ensure_assignment(config: Config, assignment: str) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from cvlab.device import get_device
@@ -127,11 +128,15 @@ def to_device(obj: Any, device: torch.device) -> Any:
 
 
 def to_cpu(obj: Any) -> Any:
-    """Detached CPU copies of the tensors in ``obj`` (tuples and lists kept); other values unchanged."""
+    """Detached CPU copies of the tensors in ``obj`` (tuples and lists kept); NumPy scalars become Python numbers
+    (so the result can be saved and judged: ``torch.load(weights_only=True)`` refuses NumPy objects); other values
+    unchanged."""
     if isinstance(obj, torch.Tensor):
         return obj.detach().cpu().clone()
     if isinstance(obj, list | tuple):
         return tuple(to_cpu(item) for item in obj)
+    if isinstance(obj, np.generic) and obj.dtype.kind in "biuf":
+        return obj.item()
     return obj
 
 

@@ -15,6 +15,7 @@ from cvlab.grading.autograde import (
     collect,
     course_config,
     find_submissions,
+    grade_resilient,
     write_csv,
 )
 from cvlab.grading.feedback import HideHiddenTests
@@ -92,6 +93,34 @@ def test_csv_has_one_row_per_student(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "grades.csv")))
     assert [r["student_id"] for r in rows] == ["alice", "bob"]
     assert rows[0]["score"] == "3" and rows[1]["t2"] == "0" and rows[1]["flags"] == "x | y"
+
+
+def test_csv_says_why_each_cell_lost_its_points(tmp_path):
+    bob = Result("bob", {"t1": 1.0, "t2": 0.0}, problems={"t2": "t, hidden case 2 of 3 (float64): wrong dtype"})
+    write_csv(tmp_path / "grades.csv", [bob], ["t1", "t2"], 3)
+    (row,) = csv.DictReader(open(tmp_path / "grades.csv"))
+    assert row["reasons"] == "t2: t, hidden case 2 of 3 (float64): wrong dtype"
+
+
+def _toy_grade(student):
+    """A worker's job: 'killer' kills its own worker process, as a submission's os.kill(os.getppid(), 9) does."""
+    import os
+    import signal
+    import time
+
+    if student == "killer":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.2)
+    return (student, "graded")
+
+
+def test_a_killed_worker_costs_only_its_own_submission():
+    students = ["ann", "bea", "killer", "dan", "eve"]
+    results = grade_resilient(students, 2, _toy_grade, failed=lambda s, why: (s, why), log=lambda r: None)
+    by_student = dict(results)
+    assert sorted(by_student) == sorted(students) and len(results) == len(students)
+    assert all(by_student[s] == "graded" for s in students if s != "killer")
+    assert "worker died while grading this submission" in by_student["killer"]
 
 
 def test_course_config_points_nbgrader_at_the_repository_layout():

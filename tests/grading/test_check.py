@@ -198,3 +198,18 @@ def test_check_is_silent_on_stderr(capfd):
 def test_heatmap_is_a_no_op_outside_notebooks(capfd):
     show_difference(torch.zeros(3, 3), torch.ones(3, 3))
     assert capfd.readouterr() == ("", "")
+
+
+def test_numpy_scalars_become_python_numbers_that_the_judge_can_load(tmp_path):
+    import io
+
+    import numpy as np
+
+    from cvlab.grading.invoke import to_cpu
+
+    converted = to_cpu((np.float64(0.25), np.int64(3), np.bool_(True)))
+    assert converted == (0.25, 3, True) and [type(c) for c in converted] == [float, int, bool]
+    buffer = io.BytesIO()
+    torch.save({"output": converted}, buffer)
+    buffer.seek(0)
+    assert torch.load(buffer, weights_only=True)["output"] == (0.25, 3, True)
