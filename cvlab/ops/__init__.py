@@ -1,6 +1,7 @@
 """Upsampling inside a network: size arithmetic, transposed convolution three ways, the upsampling zoo."""
 
 from cvlab.ops.arithmetic import conv_output_size, conv_transpose_output_size
+from cvlab.ops.roi import bilinear_sample, roi_align
 from cvlab.ops.transposed import conv_as_matrix, conv_transpose2d, conv_transpose2d_zero_insertion
 from cvlab.ops.upsampling import (
     bed_of_nails,
@@ -21,4 +22,6 @@ __all__ = [
     "max_unpool",
     "upsample_bilinear",
     "bilinear_kernel",
+    "bilinear_sample",
+    "roi_align",
 ]
