@@ -152,7 +152,7 @@ def mean_shift(
             raise ValueError(
                 f"seeds: expected shape (S, {features.shape[1]}) with S >= 1, got {tuple(seeds.shape)}"
             )
-        points = seeds.to(features)
+        points = seeds.to(features, copy=True)  # the steps write into points: never into the caller's seeds
     elif bin_seeding:
         points = torch.unique(torch.round(features / bandwidth), dim=0) * bandwidth
     else:

@@ -85,3 +85,12 @@ def test_modes_are_densest_first_and_far_apart(blobs):
 def test_bad_input_names_the_argument(call, error, name):
     with pytest.raises(error, match=name):
         call(torch.rand(10, 2))
+
+
+def test_seeds_and_features_are_left_untouched(blobs):
+    features = blobs.float()
+    before = features.clone()
+    seeds = features[::40]  # a view of the data: writing into it would move the data too
+    seeds_before = seeds.clone()
+    mean_shift(features, bandwidth=1.0, seeds=seeds)
+    assert torch.equal(seeds, seeds_before) and torch.equal(features, before)
