@@ -41,7 +41,9 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
         Tensor[K] int64 indices of the kept boxes, by decreasing score (``torchvision.ops.nms``).
     """
     _check_boxes(boxes, "boxes")
-    check_tensor(scores, "scores", ndim=1, shape="(N,)", dtype="float")
+    check_tensor(scores, "scores", ndim=1, shape="(N,)", dtype="float", finite=True)
+    if scores.shape[0] != boxes.shape[0]:
+        raise ValueError(f"scores: expected one score per box, shape ({boxes.shape[0]},), got {tuple(scores.shape)}")
     order = torch.sort(scores, descending=True, stable=True).indices
     iou = box_iou(boxes[order], boxes[order])
     removed = torch.zeros(len(order), dtype=torch.bool, device=boxes.device)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from cvlab._validate import check_tensor
+from cvlab._validate import check_same_shape, check_tensor
 from cvlab.ops.arithmetic import _pair
 
 
@@ -37,6 +37,9 @@ def bilinear_sample(input: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> to
     is clamped onto it (torchvision's RoIAlign rule). Returns Tensor[C, *S].
     """
     check_tensor(input, "input", ndim=3, shape="(C, H, W)", dtype="float")
+    check_tensor(y, "y", dtype="float", finite=True)
+    check_tensor(x, "x", dtype="float", finite=True)
+    check_same_shape(y, x, "y", "x")
     return _sample_batched(input[None], torch.zeros(y.shape[:1], dtype=torch.long, device=input.device), y, x)
 
 

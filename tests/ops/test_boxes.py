@@ -21,3 +21,12 @@ def test_nms_matches_torchvision_including_ties():
         scores = torch.randint(0, 10, (60,), generator=torch.Generator().manual_seed(seed)).float()
         for t in (0.3, 0.5, 0.7):
             assert set(nms(boxes, scores, t).tolist()) == set(tvo.nms(boxes, scores, t).tolist())
+
+
+def test_nms_refuses_scores_that_do_not_match_the_boxes():
+    import pytest
+
+    with pytest.raises(ValueError, match="scores: expected one score per box"):
+        nms(_random_boxes(5, 0), torch.rand(4), 0.5)
+    with pytest.raises(ValueError, match="scores: expected finite values"):
+        nms(_random_boxes(2, 0), torch.tensor([0.5, float("nan")]), 0.5)

@@ -48,3 +48,15 @@ def test_bilinear_sample_hand_worked():
     f = torch.tensor([[[0.0, 1.0], [2.0, 3.0]]])
     out = bilinear_sample(f, torch.tensor([0.5, 0.0, 5.0]), torch.tensor([0.5, 1.0, 0.0]))
     torch.testing.assert_close(out, torch.tensor([[1.5, 1.0, 0.0]]))
+
+
+def test_bilinear_sample_names_bad_coordinates():
+    import pytest
+
+    from cvlab.ops import bilinear_sample
+
+    image = torch.rand(2, 4, 4)
+    with pytest.raises(ValueError, match="y and x: expected the same shape"):
+        bilinear_sample(image, torch.rand(3), torch.rand(4))
+    with pytest.raises(TypeError, match="x: expected a floating tensor"):
+        bilinear_sample(image, torch.rand(3), torch.arange(3))
