@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torchvision.ops as tvo
 
@@ -24,8 +25,6 @@ def test_nms_matches_torchvision_including_ties():
 
 
 def test_nms_refuses_scores_that_do_not_match_the_boxes():
-    import pytest
-
     with pytest.raises(ValueError, match="scores: expected one score per box"):
         nms(_random_boxes(5, 0), torch.rand(4), 0.5)
     with pytest.raises(ValueError, match="scores: expected finite values"):

@@ -51,10 +51,6 @@ def test_bilinear_sample_hand_worked():
 
 
 def test_bilinear_sample_names_bad_coordinates():
-    import pytest
-
-    from cvlab.ops import bilinear_sample
-
     image = torch.rand(2, 4, 4)
     with pytest.raises(ValueError, match="y and x: expected the same shape"):
         bilinear_sample(image, torch.rand(3), torch.rand(4))
