@@ -39,7 +39,7 @@ def _iou_terms(boxes1: Tensor, boxes2: Tensor, eps: float) -> tuple[Tensor, Tens
 
 
 def iou_loss(boxes1: Tensor, boxes2: Tensor, reduction: str = "none", eps: float = 1e-7) -> Tensor:
-    r"""IoU loss :math:`1 - \mathrm{IoU}` between matched boxes (pair ``i`` of ``boxes1`` with pair ``i`` of ``boxes2``).
+    r"""IoU loss :math:`1 - \mathrm{IoU}` between matched boxes (pair ``i`` of ``boxes1`` with ``i`` of ``boxes2``).
 
     Args:
         boxes1 (Tensor[..., 4]): predicted boxes ``(x1, y1, x2, y2)`` in pixels, ``x1 <= x2``, ``y1 <= y2``.
