@@ -4,4 +4,7 @@ One module per family: ``segmentation`` (cross-entropy variants, Dice, focal), `
 (scale-and-shift invariant, gradient matching, scale-invariant log).
 """
 
-__all__: list[str] = []
+from cvlab.losses.boxes import GIoULoss, IoULoss, giou_loss, iou_loss
+from cvlab.losses.segmentation import SigmoidFocalLoss, sigmoid_focal_loss
+
+__all__ = ["iou_loss", "giou_loss", "IoULoss", "GIoULoss", "sigmoid_focal_loss", "SigmoidFocalLoss"]

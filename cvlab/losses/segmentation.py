@@ -1,4 +1,4 @@
-"""Segmentation losses: focal (sigmoid, torchvision semantics). More to come: weighted CE, class weights, Dice."""
+"""Segmentation losses: the sigmoid focal loss, with torchvision's semantics."""
 
 from __future__ import annotations
 
