@@ -10,8 +10,10 @@ worker, a process that never ran student code:
 * the student's results come from the files the test cells saved (``torch.load(weights_only=True)``: data only).
 
 A cell earns its points only if every case of every test it runs has a saved result that :func:`compare` accepts.
-A missing or unreadable file fails the cell, so blanking or crashing the test cells earns nothing; the only way to
-pass is to return the right outputs on the hidden inputs.
+A missing or unreadable file fails the cell, so blanking or crashing the test cells earns nothing. This does *not*
+stop a kernel that saves the right outputs without computing them: today each kernel can read its private copy of
+the expected results and write the result files itself (see "Why the grades can be trusted" in docs/instructor.md
+for what is and is not guaranteed).
 """
 
 from __future__ import annotations

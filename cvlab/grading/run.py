@@ -6,8 +6,9 @@ case of that test is checked with :func:`cvlab.grading.check.compare`, and the f
 
 While ``python -m cvlab.grading autograde`` grades a submission it sets ``CVLAB_GRADING_HARVEST`` to a fresh folder:
 each test then also saves what the student's code returned (``<test>.<tier>.pt``), and the grader re-judges those
-outputs in its own process, which no student code ever ran in (see :mod:`cvlab.grading.judge`). Patching torch, numpy
-or this module in the kernel therefore changes at most the message, never the grade.
+outputs in its own process, which no student code ever ran in (see :mod:`cvlab.grading.judge`). Patching torch's or
+numpy's comparisons in the kernel therefore no longer passes a wrong answer; a kernel that writes the saved outputs
+itself still can (the limits are listed in docs/instructor.md).
 """
 
 from __future__ import annotations
