@@ -19,11 +19,22 @@ import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
 
-SETUP_CELL = """\
+STUDENT_REPO = "cvlab-course/cvlab"
+"""The student edition's GitHub repository (owner/name): the one place the Colab install and links name it."""
+
+STUDENT_REPO_URL = f"https://github.com/{STUDENT_REPO}"
+
+
+def colab_url(path: str, branch: str = "main") -> str:
+    """The "Open in Colab" address of ``path`` (relative to the repository root) in the student edition."""
+    return f"https://colab.research.google.com/github/{STUDENT_REPO}/blob/{branch}/{path}"
+
+
+SETUP_CELL = f"""\
 # Setup: installs cvlab when it is missing (Colab); does nothing where cvlab is already installed.
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("cvlab") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/cvlab-course/cvlab.git"])
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "git+{STUDENT_REPO_URL}.git"])
 from cvlab import get_device, seed_everything
 device = get_device()
 seed_everything(0)"""
