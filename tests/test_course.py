@@ -18,3 +18,11 @@ def test_claim_outside_band_raises():
 def test_claim_rejects_inverted_band():
     with pytest.raises(ValueError, match="low <= high"):
         claim("mIoU", 0.5, 0.6, 0.4)
+
+
+def test_one_place_names_the_student_repository():
+    from cvlab.course import SETUP_CELL, STUDENT_REPO, STUDENT_REPO_URL, colab_url
+
+    assert f"git+{STUDENT_REPO_URL}.git" in SETUP_CELL
+    assert colab_url("notebooks/00_tour.ipynb") == (
+        f"https://colab.research.google.com/github/{STUDENT_REPO}/blob/main/notebooks/00_tour.ipynb")
