@@ -311,8 +311,7 @@ def _grade_all(setup: Setup, students: list[str], workers: int, log: Any) -> lis
     def failed(student: str, why: str) -> Result:
         result = Result(student, status=why)
         result.scores = {cell.cell_id: 0.0 for cell in setup.judge.cells}
-        result.problems = {cell.cell_id: why for cell in setup.judge.cells}
-        return result
+        return result  # ``status`` says why, once (not repeated per cell in the CSV's reasons)
 
     def report(result: Result) -> None:
         log(f"{result.student}: {result.score:g}/{setup.judge.max_score:g} in {result.seconds:.1f} s"
