@@ -104,3 +104,71 @@ def test_a_forbid_name_that_does_not_exist_is_refused_at_build_time():
     ]
     with pytest.raises(ValueError, match="forbid: .*torch.nn.functional.one_hott"):
         function_test(forbid=["torch.nn.functional.one_hott"])
+
+
+# -- operator-level bans: however the operator is reached ----------------------------------------------------------
+
+def _conv_transpose_routes():
+    import functools
+
+    x, w = torch.randn(1, 2, 4, 4), torch.randn(2, 3, 3, 3)
+    stolen = F.conv_transpose2d.__call__
+    xr = torch.randn(1, 3, 6, 6, requires_grad=True)
+    return {
+        "direct": lambda: F.conv_transpose2d(x, w),
+        "partial": lambda: functools.partial(F.conv_transpose2d, weight=w)(x),
+        "method wrapper": lambda: stolen(x, w),
+        "module": lambda: torch.nn.ConvTranspose2d(2, 3, 3)(x),
+        "aten operator": lambda: torch.ops.aten.convolution(x, w, None, [1, 1], [0, 0], [1, 1], True, [0, 0], 1),
+        "autograd of conv2d": lambda: torch.autograd.grad(F.conv2d(xr, w).sum(), xr),
+        "fold (col2im)": lambda: F.fold(torch.randn(1, 27, 16), (6, 6), 3),
+    }
+
+
+@pytest.mark.parametrize("route", list(_conv_transpose_routes()))
+def test_a_banned_operator_is_refused_by_every_route(route):
+    call = _conv_transpose_routes()[route]
+    with pytest.raises(ForbiddenError, match=r"^`torch.nn.functional.conv_transpose2d` is not allowed in this "), \
+            forbid("torch.nn.functional.conv_transpose2d") as guard:
+        call()
+    assert guard.refused == "torch.nn.functional.conv_transpose2d"
+
+
+def test_operators_that_are_not_banned_still_run():
+    with forbid("torch.nn.functional.conv_transpose2d", "torch.nn.functional.interpolate"):
+        assert F.conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 3, 3)).item() == 9
+        torch.nn.functional.pad(torch.ones(1, 1, 2, 2), (1, 1, 1, 1))
+
+
+def test_interpolation_by_grid_sample_is_refused_when_interpolate_is_banned():
+    grid = torch.zeros(1, 2, 2, 2)
+    with pytest.raises(ForbiddenError, match="aten::grid_sampler"), forbid("torch.nn.functional.interpolate"):
+        F.grid_sample(torch.ones(1, 1, 2, 2), grid, align_corners=False)
+
+
+def test_operator_names_may_be_banned_directly():
+    with pytest.raises(ForbiddenError, match="aten::col2im"), forbid("aten::col2im"):
+        F.fold(torch.randn(1, 4, 4), (3, 3), 2)
+
+
+def test_threads_and_processes_are_refused_while_operators_are_banned():
+    import subprocess
+    import threading
+
+    with pytest.raises(ForbiddenError, match="starting a thread"), forbid("torch.nn.functional.conv_transpose2d"):
+        threading.Thread(target=lambda: None).start()
+    with pytest.raises(ForbiddenError, match="starting a process"), forbid("torch.nn.functional.conv_transpose2d"):
+        subprocess.run([sys.executable, "-c", "pass"])
+    done = []
+    thread = threading.Thread(target=lambda: done.append(1))  # allowed again after the block
+    thread.start()
+    thread.join()
+    assert done == [1]
+
+
+def test_leaving_the_dispatch_mode_from_inside_is_remembered():
+    from torch.utils._python_dispatch import _pop_mode
+
+    with forbid("torch.nn.functional.conv_transpose2d") as guard:
+        _pop_mode()
+    assert guard.switched_off and "switched off" in guard.message()
