@@ -7,6 +7,7 @@ grader. Tolerances depend on the dtype and hold across CPU/GPU and float32/float
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import math
@@ -215,17 +216,16 @@ def _in_notebook() -> bool:
     return getattr(shell, "kernel", None) is not None
 
 
-def show_difference(got: Any, expected: Any, title: str = "") -> None:
-    """Draw ``|got - expected|`` as a small heatmap in a notebook (max over leading axes); elsewhere do nothing.
+def difference_png(got: Any, expected: Any, title: str = "") -> bytes | None:
+    """``|got - expected|`` as a small PNG heatmap (max over leading axes), or None when there is nothing to draw.
 
     Never raises and never writes to stderr: a failing plot must not change a grade.
     """
-    if not (_in_notebook() and isinstance(got, torch.Tensor) and isinstance(expected, torch.Tensor)
-            and got.shape == expected.shape and expected.dim() >= 1 and expected.numel() > 1):
-        return
+    if not (isinstance(got, torch.Tensor) and isinstance(expected, torch.Tensor) and got.shape == expected.shape
+            and expected.dim() >= 1 and expected.numel() > 1):
+        return None
     try:
         with Quiet():
-            from IPython.display import Image, display
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
 
@@ -243,9 +243,21 @@ def show_difference(got: Any, expected: Any, title: str = "") -> None:
             fig.tight_layout()
             buffer = io.BytesIO()
             FigureCanvasAgg(fig).print_png(buffer)
-            display(Image(data=buffer.getvalue()))
+            return buffer.getvalue()
     except Exception:  # plotting is a courtesy
+        return None
+
+
+def show_difference(got: Any, expected: Any, title: str = "") -> None:
+    """Show :func:`difference_png` in a notebook; elsewhere do nothing. Never raises."""
+    if not _in_notebook():
         return
+    png = difference_png(got, expected, title)
+    if png is not None:
+        with contextlib.suppress(Exception), Quiet():
+            from IPython.display import Image, display
+
+            display(Image(data=png))
 
 
 def as_case(case_or_inputs: Any, expected: Any = None, rtol: float | None = None,

@@ -10,10 +10,10 @@ worker, a process that never ran student code:
 * the student's results come from the files the test cells saved (``torch.load(weights_only=True)``: data only).
 
 A cell earns its points only if every case of every test it runs has a saved result that :func:`compare` accepts.
-A missing or unreadable file fails the cell, so blanking or crashing the test cells earns nothing. This does *not*
-stop a kernel that saves the right outputs without computing them: today each kernel can read its private copy of
-the expected results and write the result files itself (see "Why the grades can be trusted" in docs/instructor.md
-for what is and is not guaranteed).
+A missing or unreadable file fails the cell, so blanking or crashing the test cells earns nothing. While grading,
+the kernel's copy of the case stores is withheld (inputs only, :func:`cvlab.grading.store.withheld_copy`; the
+sandbox also hides the package's visible store), so a kernel that writes the result files itself has no expected
+output to copy: it can only save what its code computes.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import nbformat
 import torch
 
-from cvlab.grading.check import compare
+from cvlab.grading.check import compare, difference_png
 from cvlab.grading.run import harvest_name
 from cvlab.grading.store import TIERS, CaseSet, CaseStore, store_dir
 
@@ -50,6 +50,7 @@ class Verdict:
     score: float
     max_score: float
     problem: str | None
+    picture: bytes | None = None  # PNG of |yours - expected| for a failed visible case, when it can be drawn
 
 
 def _run_tests_calls(source: str, assignment: str) -> list[tuple[str, str]]:
@@ -117,37 +118,39 @@ class Judge:
     def max_score(self) -> float:
         return sum(cell.points for cell in self.cells)
 
-    def _problem(self, folder: Path, test: str, tier: str) -> str | None:
+    def _problem(self, folder: Path, test: str, tier: str) -> tuple[str | None, bytes | None]:
+        """Why the saved results of ``test`` fail (None when they pass), and a difference picture (visible only)."""
         cases = self.cases[test, tier]
         path = folder / harvest_name(test, tier)
         if not path.is_file():
-            return f"{test} ({tier}): no saved results -- the test cell did not run to its end"
+            return f"{test} ({tier}): no saved results -- the test cell did not run to its end", None
         try:
             results = _read_harvest(path)
         except Exception as error:
-            return f"{test} ({tier}): the saved results are unreadable ({type(error).__name__}: {error})"
+            return f"{test} ({tier}): the saved results are unreadable ({type(error).__name__}: {error})", None
         for i, case in enumerate(cases.cases):
             label = f"{test}, {tier} case {i + 1} of {len(cases.cases)}" + (
                 f" ({case.description})" if case.description else "")
             if i >= len(results):
-                return f"{label}: no saved result"
+                return f"{label}: no saved result", None
             result: dict[str, Any] = results[i]
             if result["status"] != "ok":
-                return f"{label}: {str(result.get('message', ''))[:500]}"
+                return f"{label}: {str(result.get('message', ''))[:500]}", None
             problem = compare(result.get("output"), case.expected, rtol=case.rtol, atol=case.atol)
             if problem:
-                return f"{label}: {problem}"
-        return None
+                picture = difference_png(result.get("output"), case.expected, test) if tier == "visible" else None
+                return f"{label}: {problem}", picture
+        return None, None
 
     def verdicts(self, folder: str | Path | None) -> list[Verdict]:
         """Judge the outputs saved in ``folder`` (None: nothing was saved) cell by cell."""
         folder = Path(folder) if folder is not None else None
         verdicts = []
         for cell in self.cells:
-            problem = None
+            problem = picture = None
             for test, tier in cell.tests:
-                problem = "no saved results" if folder is None else self._problem(folder, test, tier)
+                problem, picture = ("no saved results", None) if folder is None else self._problem(folder, test, tier)
                 if problem:
                     break
-            verdicts.append(Verdict(cell.cell_id, 0.0 if problem else cell.points, cell.points, problem))
+            verdicts.append(Verdict(cell.cell_id, 0.0 if problem else cell.points, cell.points, problem, picture))
         return verdicts

@@ -9,7 +9,9 @@ Each assignment has two stores with the same layout -- ``manifest.json`` plus on
   folder above the working directory that holds ``nbgrader_config.py`` and ``solutions/``.
 
 While ``python -m cvlab.grading autograde`` runs a submission, ``CVLAB_GRADING_CASES`` points its kernel to a private
-copy of both stores (``<copy>/<tier>/<assignment>/``), so no submission can spoil the cases another one reads.
+copy of both stores (``<copy>/<tier>/<assignment>/``), so no submission can spoil the cases another one reads. The
+hidden store is copied *withheld* (:func:`withheld_copy`): inputs only, no expected output, so nothing a kernel holds
+can be copied into a grade; the verdict on hidden cases is made outside the kernel (:mod:`cvlab.grading.judge`).
 
 Files are read with ``torch.load(weights_only=True)`` and checked against the manifest's sha256 of their *content*
 (tensors' dtype, shape and bytes; see :func:`fingerprint`), so a modified case is refused, whatever wrote it.
@@ -64,6 +66,7 @@ class CaseSet:
     cases: tuple[Case, ...]
     forbid: tuple[str, ...] = ()
     timeout_s: float = 10.0
+    withheld: bool = False  # the expected outputs are not here (a kernel's copy of the hidden store)
 
 
 def fingerprint(obj: Any) -> str:
@@ -151,6 +154,7 @@ class CaseStore:
             raise ValueError(f"{path}: expected store format {FORMAT}, got {self.manifest.get('format')!r}")
         self.assignment = self.manifest["assignment"]
         self.tier = self.manifest["tier"]
+        self.withheld = bool(self.manifest.get("withheld", False))
 
     @classmethod
     def open(cls, assignment: str, tier: str = "visible", root: str | Path | None = None) -> CaseStore:
@@ -168,7 +172,8 @@ class CaseStore:
             raise KeyError(f"{self.assignment} has no {self.tier} test named {name!r}; known: {', '.join(tests)}")
         entry = tests[name]
         cases = tuple(self._load_case(item) for item in entry["cases"])
-        return CaseSet(name, entry["kind"], cases, tuple(entry.get("forbid", ())), float(entry.get("timeout_s", 10)))
+        return CaseSet(name, entry["kind"], cases, tuple(entry.get("forbid", ())), float(entry.get("timeout_s", 10)),
+                       self.withheld)
 
     def _load_case(self, item: dict) -> Case:
         path = self.folder / item["file"]
@@ -180,6 +185,27 @@ class CaseStore:
             )
         return Case(tuple(content["args"]), dict(content["kwargs"]), content["expected"], item.get("description", ""),
                     item.get("rtol"), item.get("atol"))
+
+
+def withheld_copy(source: str | Path, target: str | Path) -> None:
+    """Copy the store at ``source`` to ``target`` without its expected outputs (inputs, tolerances and bans kept).
+
+    The manifest is marked ``"withheld": true`` and its hashes describe the copied files, so the copy loads like
+    any store; :func:`cvlab.grading.run.run_tests` then records the outputs without judging them.
+    """
+    store = CaseStore(source)
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    manifest = json.loads(json.dumps(store.manifest))
+    manifest["withheld"] = True
+    for entry in manifest["tests"].values():
+        for item in entry["cases"]:
+            content = torch.load(store.folder / item["file"], map_location="cpu", weights_only=True)
+            content["expected"] = None
+            (target / item["file"]).parent.mkdir(parents=True, exist_ok=True)
+            torch.save(content, target / item["file"])
+            item["sha256"] = fingerprint(content)
+    (target / MANIFEST).write_text(json.dumps(manifest, indent=1))
 
 
 def load_case(assignment: str, test: str, index: int = 0, *, tier: str = "visible") -> Case:

@@ -7,6 +7,7 @@ from cvlab.grading import run_tests, validate
 from cvlab.grading.build import solution_namespace
 from cvlab.grading.judge import Judge
 from cvlab.grading.run import HARVEST_ENV, harvest_name
+from cvlab.grading.store import CASES_ENV, store_dir, withheld_copy
 
 A0 = "a0_dense_outputs"
 
@@ -70,15 +71,27 @@ def test_judge_refuses_unusable_or_forged_results(tmp_path, monkeypatch):
     assert judge.max_score == 14 and all(v.score == 0 for v in judge.verdicts(None))
     path = tmp_path / harvest_name("one_hot", "visible")
     path.write_bytes(b"not a torch file")
-    assert "unreadable" in judge._problem(tmp_path, "one_hot", "visible")
+    assert "unreadable" in judge._problem(tmp_path, "one_hot", "visible")[0]
     torch.save({"results": "all good"}, path)
-    assert "does not hold a list of results" in judge._problem(tmp_path, "one_hot", "visible")
-    torch.save({"results": [{"status": "ok", "output": torch.zeros(3, 3, 4)}]}, path)
-    assert "values differ" in judge._problem(tmp_path, "one_hot", "visible")
+    assert "does not hold a list of results" in judge._problem(tmp_path, "one_hot", "visible")[0]
     cases = judge.cases["one_hot", "visible"].cases
+    torch.save({"results": [{"status": "ok", "output": torch.zeros_like(cases[0].expected)}]}, path)
+    problem, picture = judge._problem(tmp_path, "one_hot", "visible")
+    assert "values differ" in problem and picture.startswith(b"\x89PNG")  # the heatmap the feedback shows
     torch.save({"results": [{"status": "ok", "output": c.expected} for c in cases[:1]]}, path)
-    assert "case 2 of 2" in judge._problem(tmp_path, "one_hot", "visible")
+    assert "case 2 of 2" in judge._problem(tmp_path, "one_hot", "visible")[0]
     torch.save({"results": [{"status": "ok", "output": c.expected} for c in cases]}, path)
-    assert judge._problem(tmp_path, "one_hot", "visible") is None
+    assert judge._problem(tmp_path, "one_hot", "visible")[0] is None
     monkeypatch.setattr("cvlab.grading.judge.MAX_HARVEST_BYTES", 10)
-    assert "larger than" in judge._problem(tmp_path, "one_hot", "visible")
+    assert "larger than" in judge._problem(tmp_path, "one_hot", "visible")[0]
+
+
+def test_a_withheld_store_records_outputs_without_judging_them(tmp_path, monkeypatch, capsys):
+    """While grading, the kernel's cases hold no expected output: a wrong answer is recorded, and judged outside."""
+    withheld_copy(store_dir(A0, "visible"), tmp_path / "cases" / "visible" / A0)
+    monkeypatch.setenv(CASES_ENV, str(tmp_path / "cases"))
+    monkeypatch.setenv(HARVEST_ENV, str(tmp_path / "out"))
+    run_tests(A0, "one_hot", lambda labels, num_classes: torch.zeros(num_classes, *labels.shape), tier="visible")
+    assert "ran; their results are checked outside the notebook" in capsys.readouterr().out
+    verdict = {v.cell_id: v for v in Judge(REPO, A0).verdicts(tmp_path / "out")}["test_one_hot"]
+    assert verdict.score == 0 and "values differ" in verdict.problem

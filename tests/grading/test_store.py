@@ -69,3 +69,15 @@ def test_hidden_store_is_found_from_the_course_root(tmp_path, monkeypatch):
     assert store_dir("a0", "visible") == store_module.PACKAGE_CASES / "a0"
     with pytest.raises(ValueError, match="tier: expected one of"):
         store_dir("a0", "secret")
+
+
+def test_a_withheld_copy_keeps_inputs_and_drops_every_expected_output(tmp_path):
+    source = store_dir("a0_dense_outputs", "visible")
+    store_module.withheld_copy(source, tmp_path / "copy")
+    original, copy = CaseStore(source), CaseStore(tmp_path / "copy")
+    assert copy.withheld and not original.withheld and copy.names() == original.names()
+    for name in original.names():
+        kept, full = copy.load(name), original.load(name)  # loads: the hashes describe the copied files
+        assert kept.withheld and [c.expected for c in kept.cases] == [None] * len(full.cases)
+        for a, b in zip(kept.cases, full.cases, strict=True):
+            assert fingerprint([a.args, a.kwargs]) == fingerprint([b.args, b.kwargs])
