@@ -11,6 +11,9 @@ STAMP   = $(VENV)/.cvlab-installed
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
+	@command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
+	@command -v bwrap >/dev/null || echo "note: install bubblewrap (apt-get install bubblewrap) to autograde sandboxed"
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cvlab needs Python >= 3.11 (nbgrader 0.9)"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip

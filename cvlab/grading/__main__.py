@@ -30,8 +30,14 @@ def _autograde(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     overrides = {"Execute.timeout": args.timeout} if args.timeout else {}
-    results = autograde(args.submissions, args.assignment, root=args.root, workers=args.workers,
-                        csv_path=args.csv, overrides=overrides)
+    from cvlab.grading.sandbox import SandboxUnavailable
+
+    try:
+        results = autograde(args.submissions, args.assignment, root=args.root, workers=args.workers,
+                            csv_path=args.csv, overrides=overrides, sandbox=not args.no_sandbox)
+    except SandboxUnavailable as error:
+        print(f"autograde: {error}", file=sys.stderr)
+        return 2
     elapsed = time.perf_counter() - start
     flagged = [r.student for r in results if r.flags or r.status != "ok"]
     print(f"graded {len(results)} submission(s) in {elapsed:.0f} s with {args.workers} worker(s)"
@@ -73,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="submissions graded in parallel (default: 1)")
     p.add_argument("--csv", help="where to write the grades CSV")
     p.add_argument("--timeout", type=int, help="per-cell time limit in seconds (default: nbgrader_config.py)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run the kernels without the bubblewrap sandbox (trusted submissions only)")
     p.set_defaults(run=_autograde)
 
     p = commands.add_parser("validate", help="run a notebook, then its assignment's visible tests")

@@ -5,15 +5,18 @@
 1. makes sure the gradebook knows the assignment (``generate_assignment`` into ``grading/release``, leaving the
    committed ``assignments/`` alone) and collects the submissions into nbgrader's ``grading/submitted/<id>/A/``;
 2. starts N worker processes; each grades one submission at a time with ``nbgrader autograde`` (fresh kernel per
-   notebook, cells restored from the gradebook, per-cell timeout); the kernel reads a private copy of the case
-   stores (``CVLAB_GRADING_CASES``) and saves the test outputs to a fresh folder (``CVLAB_GRADING_HARVEST``);
-3. re-judges those outputs in the worker, which never runs student code (:mod:`cvlab.grading.judge`): the verified
-   score of each graded cell replaces nbgrader's in the gradebook, so ``nbgrader generate_feedback`` and
-   ``nbgrader export`` report it too;
+   notebook, cells restored from the gradebook, per-cell timeout). Each kernel runs in a bubblewrap sandbox
+   (:mod:`cvlab.grading.sandbox`: its own process tree, a read-only view of the environment, a private scratch and
+   copy of the notebook's folder, no network, memory/process/CPU limits); it reads a private copy of the case
+   stores (``CVLAB_GRADING_CASES``) whose hidden store is *withheld* (inputs only) and saves the test outputs to a
+   fresh folder (``CVLAB_GRADING_HARVEST``), the only place it may write outside its scratch;
+3. judges those outputs in the worker, which never runs student code (:mod:`cvlab.grading.judge`): the verified
+   score of each graded cell replaces nbgrader's in the gradebook, and its verdict (which case differs and why) is
+   written into the autograded notebook, so ``nbgrader generate_feedback`` and ``nbgrader export`` report them;
 4. after each submission, checks that the grading files (cvlab, ``solutions/``, ``.pth`` start-up files) are
-   unchanged and restores them if not; when a changed file is one other kernels read (not a case store: kernels
-   read private copies), the submissions graded meanwhile by other workers are graded again, one at a time, at the
-   end; suspicious code is flagged for review (:mod:`cvlab.grading.lint`);
+   unchanged and restores them if not (the sandbox makes them unreachable; this also covers ``--no-sandbox``);
+   when a changed file is one other kernels read, the submissions graded meanwhile by other workers are graded
+   again, one at a time, at the end; suspicious code is flagged for review (:mod:`cvlab.grading.lint`);
 5. writes one CSV row per student: total, each graded cell, status, seconds, flags.
 
 A submission that loops, crashes or kills its kernel costs only its own missing parts and never stops the others.
@@ -21,6 +24,7 @@ A submission that loops, crashes or kills its kernel costs only its own missing 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import csv
 import hashlib
@@ -48,7 +52,8 @@ import cvlab
 from cvlab.grading.judge import Judge
 from cvlab.grading.lint import lint_notebook
 from cvlab.grading.run import HARVEST_ENV
-from cvlab.grading.store import CASES_ENV, TIERS, store_dir
+from cvlab.grading.sandbox import SANDBOX_ENV, SandboxSpec, bwrap, python_paths
+from cvlab.grading.store import CASES_ENV, PACKAGE_CASES, TIERS, store_dir, withheld_copy
 
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9_.@-]+$")
 _RESTORE_LIMIT = 2 * 2**20
@@ -180,14 +185,17 @@ class Setup:
     cases: dict[str, bytes]  # "<tier>/<assignment>/<file>" -> bytes: the private copy each kernel reads
     guard: FileGuard
     known: set[str]  # sources of the source notebook's cells (not linted)
+    sandbox: bool = True  # run each kernel in the bubblewrap sandbox (cvlab.grading.sandbox)
 
 
 def _case_files(root: Path, assignment: str) -> dict[str, bytes]:
+    """The kernels' copy of the case stores, both tiers withheld (inputs only): no kernel holds an expectation."""
     files = {}
-    for tier in TIERS:
-        folder = store_dir(assignment, tier, root)
-        files |= {f"{tier}/{assignment}/{p.relative_to(folder)}": p.read_bytes()
-                  for p in folder.rglob("*") if p.is_file()}
+    with tempfile.TemporaryDirectory(prefix="cvlab-withheld-") as withheld:
+        for tier in TIERS:
+            withheld_copy(store_dir(assignment, tier, root), Path(withheld, tier))
+            files |= {f"{tier}/{assignment}/{p.relative_to(Path(withheld, tier))}": p.read_bytes()
+                      for p in Path(withheld, tier).rglob("*") if p.is_file()}
     return files
 
 
@@ -207,7 +215,10 @@ def _init_worker(setup: Setup) -> None:
 
     _tools_on_path()
     warnings.filterwarnings("ignore", module="nbgrader")  # its own SQLAlchemy warnings when it adds submissions
-    api = NbGraderAPI(config=course_config(setup.root, **setup.overrides))
+    overrides = dict(setup.overrides)
+    if setup.sandbox:
+        overrides["Execute.kernel_manager_class"] = "cvlab.grading.sandbox.SandboxKernelManager"
+    api = NbGraderAPI(config=course_config(setup.root, **overrides))
     api.log.setLevel("ERROR")
     _worker.update(setup=setup, api=api, clean_since=time.time())
 
@@ -232,8 +243,15 @@ def _grade_one(student: str) -> Result:
     for name, data in setup.cases.items():
         (work / "cases" / name).parent.mkdir(parents=True, exist_ok=True)
         (work / "cases" / name).write_bytes(data)
+    (work / "outputs").mkdir()
+    (work / "sandbox").mkdir()
     os.environ[CASES_ENV] = str(work / "cases")
     os.environ[HARVEST_ENV] = str(work / "outputs")
+    package_cases = PACKAGE_CASES / setup.assignment  # the visible expectations cvlab ships: hidden while grading
+    masks = [(str(work / "cases" / "visible" / setup.assignment), str(package_cases))] if package_cases.is_dir() \
+        else []
+    os.environ[SANDBOX_ENV] = SandboxSpec(str(work / "sandbox"), [*python_paths(setup.root), str(work / "cases")],
+                                          [str(work / "outputs")], masks=masks).to_env()
     try:
         outcome = api.autograde(setup.assignment, student, force=True, create=True)
         if not outcome.get("success"):
@@ -248,10 +266,15 @@ def _grade_one(student: str) -> Result:
     result.scores = {v.cell_id: v.score for v in verdicts}
     result.problems = {v.cell_id: v.problem for v in verdicts if v.problem}
     result.kernel_scores = _kernel_scores(student)
-    differs = [f"{cell} (kernel {result.kernel_scores.get(cell)}, verified {score:g})"
-               for cell, score in result.scores.items() if result.kernel_scores.get(cell) != score]
-    if differs:
-        result.flags.append("kernel and verified scores differ: " + ", ".join(differs))
+    # The kernel's cases are withheld, so its test cells pass whatever runs; a verified score above the kernel's
+    # means results were saved by something other than the test cells.
+    above = [f"{cell} (kernel {result.kernel_scores.get(cell)}, verified {score:g})"
+             for cell, score in result.scores.items() if score > (result.kernel_scores.get(cell) or 0)]
+    if above:
+        result.flags.append("verified score above the kernel's: " + ", ".join(above))
+    autograded = api.coursedir.format_path(api.coursedir.autograded_directory, student, setup.assignment)
+    with contextlib.suppress(OSError, ValueError):
+        explain_verdicts(Path(autograded) / f"{setup.assignment}.ipynb", verdicts)
     submitted = api.coursedir.format_path(api.coursedir.submitted_directory, student, setup.assignment)
     with contextlib.suppress(Exception):
         notebook = nbformat.read(Path(submitted) / f"{setup.assignment}.ipynb", as_version=4)
@@ -265,6 +288,24 @@ def _grade_one(student: str) -> Result:
         result.flags.append(f"grading files modified while grading: {listed}{more}")
     _worker["clean_since"] = time.time()
     return result
+
+
+def explain_verdicts(notebook: Path, verdicts: list[Any]) -> None:
+    """Append each graded cell's verified verdict to its outputs in the autograded notebook, so that
+    ``nbgrader generate_feedback`` shows the student (and the TA) which case differs and why."""
+    nb = nbformat.read(notebook, as_version=4)
+    by_cell = {v.cell_id: v for v in verdicts}
+    for cell in nb.cells:
+        verdict = by_cell.get(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"))
+        if verdict is None or cell.cell_type != "code":
+            continue
+        text = (f"Verified outside the notebook: {verdict.score:g} of {verdict.max_score:g} point(s)"
+                + (f" -- {verdict.problem}" if verdict.problem else " -- every case passes") + "\n")
+        cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text))
+        if verdict.picture is not None:
+            cell.outputs.append(nbformat.v4.new_output(
+                "display_data", data={"image/png": base64.b64encode(verdict.picture).decode("ascii")}))
+    nbformat.write(nb, notebook)
 
 
 def _pool_round(students: list[str], workers: int, grade: Any, initializer: Any, initargs: tuple, failed: Any,
@@ -380,7 +421,7 @@ def ensure_assignment(config: Config, assignment: str) -> None:
 def autograde(submissions: str | Path, assignment: str, *, root: str | Path = ".", workers: int = 1,
               csv_path: str | Path | None = None, overrides: dict[str, Any] | None = None,
               watch: list[Path] | None = None, startup_dirs: list[Path] | None = None,
-              log: Any = print) -> list[Result]:
+              sandbox: bool = True, log: Any = print) -> list[Result]:
     """Autograde every submission in ``submissions`` (see :func:`find_submissions`) and return the results.
 
     Args:
@@ -393,6 +434,9 @@ def autograde(submissions: str | Path, assignment: str, *, root: str | Path = ".
         watch: folders restored after each submission if it changed them (default: the cvlab package and the
             course's ``solutions/``).
         startup_dirs: folders whose start-up files (``.pth``...) are guarded too (default: the site directories).
+        sandbox: run every kernel in the bubblewrap sandbox (:mod:`cvlab.grading.sandbox`); without ``bwrap``
+            this raises :class:`~cvlab.grading.sandbox.SandboxUnavailable` saying how to install it. ``False`` (the
+            command line's ``--no-sandbox``) is for trusted runs only.
         log: called with one progress line per submission.
 
     Workers are spawned processes, which re-import the calling script: call ``autograde`` from a script only under
@@ -402,6 +446,8 @@ def autograde(submissions: str | Path, assignment: str, *, root: str | Path = ".
         raise RuntimeError("autograde() was called while a grading worker started: the script that calls it must do "
                            "so under `if __name__ == \"__main__\":`, since workers re-import it")
     root = Path(root).resolve()
+    if sandbox:
+        bwrap()
     _tools_on_path()
     overrides = dict(overrides or {})
     config = course_config(root, **overrides)
@@ -412,7 +458,7 @@ def autograde(submissions: str | Path, assignment: str, *, root: str | Path = ".
     setup = Setup(root, assignment, overrides, Judge(root, assignment), _case_files(root, assignment),
                   FileGuard(watch if watch is not None else [Path(cvlab.__file__).parent, root / "solutions"],
                             startup_dirs),
-                  {cell.source.strip() for cell in source.cells})
+                  {cell.source.strip() for cell in source.cells}, sandbox)
     ensure_assignment(config, assignment)
     collect(found, root / config.CourseDirectory.submitted_directory, assignment)
     results = {r.student: r for r in _grade_all(setup, sorted(found), workers, log)}

@@ -35,7 +35,8 @@ from collections.abc import Callable
 from types import CodeType
 from typing import Any
 
-from torch.utils._python_dispatch import TorchDispatchMode, _get_current_dispatch_mode as _current_mode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._python_dispatch import _get_current_dispatch_mode as _current_mode
 
 
 class ForbiddenError(RuntimeError):

@@ -32,7 +32,14 @@ SUSPICIOUS = {
     "setattr": "sets attributes by name",
     "delattr": "deletes attributes by name",
     "__import__": "imports by hand",
+    "vars": "reaches into a namespace",
+    "_thread": "starts threads below threading (the operator guard watches one thread)",
+    "fork": "forks the process",
+    "setsid": "detaches a process",
+    "_python_dispatch": "reaches PyTorch's dispatch modes (the operator guard)",
+    "_pop_mode": "leaves a dispatch mode (the operator guard)",
 }
+GRADER = "cvlab.grading."  # importing its submodules reaches the grader's internals (students need only run_tests)
 
 
 def _imported_names(trees: list[ast.AST]) -> set[str]:
@@ -80,6 +87,12 @@ def lint_notebook(nb: Any, known: set[str] = frozenset()) -> list[str]:
             for target in targets:
                 if isinstance(target, ast.Attribute) and _root_name(target) in modules:
                     found.append((line, f"assigns {ast.unparse(target)}"))
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            imported = [module] if module else [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            found += [(line, f"imports {m} (the grader's internals)") for m in imported if (m or "").startswith(GRADER)]
+            if isinstance(node, ast.Import | ast.ImportFrom):  # suspicious modules and names, imported
+                parts = {p for m in imported for p in m.split(".")} | {a.name for a in node.names}
+                found += [(line, f"uses {p} ({SUSPICIOUS[p]})") for p in parts if p in SUSPICIOUS]
             name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
             if name in SUSPICIOUS:
                 found.append((line, f"uses {name} ({SUSPICIOUS[name]})"))

@@ -73,6 +73,98 @@ except Exception:
     pass
 """
 
+# -- attacks on the sandbox (each kept to its own submission so a failure names it) --------------------------------
+
+STEAL_EXPECTED = """import os, torch
+from pathlib import Path
+import cvlab.grading
+from cvlab.grading import run as runner
+from cvlab.grading.store import PACKAGE_CASES, CaseStore, store_dir
+
+
+def forged(assignment, test, answer, *, tier="visible"):  # save the expected outputs as if computed
+    expected = []
+    for folder in (store_dir(assignment, tier), PACKAGE_CASES / assignment):  # the kernel's copy, cvlab's own
+        try:
+            expected = [case.expected for case in CaseStore(folder).load(test).cases]
+        except Exception:
+            continue
+        if expected and all(e is not None for e in expected):
+            break
+    torch.save({"results": [{"status": "ok", "output": e, "message": ""} for e in expected]},
+               Path(os.environ[runner.HARVEST_ENV]) / runner.harvest_name(test, tier))
+    print(f"{test}: all cases pass")
+
+
+vars(runner).update(run_tests=forged)
+cvlab.grading.run_tests = forged
+"""
+
+COPY_OTHERS = """import json, os
+import cvlab, nbgrader
+for path in (nbgrader.__file__, cvlab.__file__):  # later rounds would import these
+    try:
+        with open(path, "a") as f:
+            f.write("\\nraise SystemExit('owned')\\n")
+    except OSError:
+        pass
+stolen = {}
+for top in ("/work", "/tmp", "/root", "/home", "/srv", "/var", "/opt", os.path.dirname(os.getcwd())):
+    for folder, subfolders, files in os.walk(top):
+        for name in files:
+            if name.endswith(".ipynb") and os.path.join(folder, name) != os.path.abspath("a0_dense_outputs.ipynb"):
+                try:
+                    cells = json.load(open(os.path.join(folder, name)))["cells"]
+                except Exception:
+                    continue
+                for cell in cells:
+                    key = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                    text = "".join(cell["source"])
+                    if key in ("one_hot", "from_one_hot", "confusion_matrix", "metrics", "ships") and "return" in text:
+                        stolen[key] = text
+for text in stolen.values():
+    exec(text)
+"""
+
+OUTLIVE = """import os, subprocess, sys
+subprocess.Popen(["setsid", sys.executable, "-c", "import time; time.sleep(300)", "cvlab-redteam-outlive"])
+if os.fork() == 0:  # a daemon: fork, new session, fork again
+    os.setsid()
+    if os.fork() == 0:
+        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(300)", "cvlab-redteam-outlive"])
+    os._exit(0)
+"""
+
+KILL_EVERYONE = """import os, signal
+for pid in (os.getppid(), 1, -1):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+FORK_BOMB = """import os, time
+children = []
+try:
+    while len(children) < 2000:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(120)
+            os._exit(0)
+        children.append(pid)
+except OSError as error:
+    print("fork refused after", len(children), "children:", type(error).__name__)
+for pid in children:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+"""
+
+MEMORY_HOG = """try:
+    hog = torch.ones(2**30, dtype=torch.float64)  # 8 GiB, touched
+except (MemoryError, RuntimeError) as error:
+    print("allocation refused:", type(error).__name__)
+"""
+
 
 def edited(base=RELEASE, replace=None, delete=(), points=None):
     """``base`` with cell sources replaced (by nbgrader grade_id), cells deleted and points changed."""
@@ -136,6 +228,13 @@ SUBMISSIONS = {
         },
         delete=("test_one_hot",), points={"test_confusion_matrix": 100}),
     "files": lambda: edited(replace={**WRONG, "one_hot": TAMPER_FILES + WRONG["one_hot"]}),
+    "steal_expected": lambda: edited(replace={**WRONG, "one_hot": STEAL_EXPECTED + WRONG["one_hot"]}),
+    "copy_others": lambda: edited(replace={"one_hot": COPY_OTHERS, **dict.fromkeys(
+        ("from_one_hot", "confusion_matrix", "metrics", "ships"), "pass")}),
+    "outlive": lambda: edited(replace={**RIGHT, "one_hot": OUTLIVE + RIGHT["one_hot"]}),
+    "kill_everyone": lambda: edited(replace={**RIGHT, "ships": RIGHT["ships"] + "\n" + KILL_EVERYONE}),
+    "fork_bomb": lambda: edited(replace={**RIGHT, "ships": RIGHT["ships"] + "\n" + FORK_BOMB}),
+    "memory_hog": lambda: edited(replace={**RIGHT, "ships": RIGHT["ships"] + "\n" + MEMORY_HOG}),
 }
 
 EXPECTED = {
@@ -154,4 +253,10 @@ EXPECTED = {
     "cells": _expect(test_one_hot=True, test_one_hot_hidden=True, test_from_one_hot=True, test_pixel_accuracy=True,
                      test_ships=True),
     "files": _expect(),
+    "steal_expected": _expect(),
+    "copy_others": _expect(),
+    "outlive": FULL,
+    "kill_everyone": FULL,
+    "fork_bomb": FULL,
+    "memory_hog": {**FULL, "test_ships": 0},  # its kernel is stopped at the memory limit, in the last cell
 }

@@ -142,3 +142,13 @@ def test_feedback_hides_hidden_tests_and_their_tracebacks():
     cell, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
     assert "hidden" not in cell.source.replace("Hidden tests", "")
     assert cell.outputs[0]["traceback"] == ["AssertionError: t, hidden case 1: wrong shape"]
+
+
+def test_lint_flags_reaching_the_graders_internals_and_the_operator_guard():
+    source = ("from cvlab.grading.store import CaseStore\nimport cvlab.grading.run as runner\n"
+              "from torch.utils._python_dispatch import _pop_mode\nimport _thread\n")
+    flags = lint_notebook(new_notebook(cells=[new_code_cell(source)]))
+    assert "cell 0 line 1: imports cvlab.grading.store (the grader's internals)" in flags
+    assert "cell 0 line 2: imports cvlab.grading.run (the grader's internals)" in flags
+    assert any("_pop_mode" in f for f in flags) and any("_thread" in f for f in flags)
+    assert lint_notebook(new_notebook(cells=[new_code_cell("from cvlab.grading import run_tests")])) == []

@@ -18,7 +18,9 @@ from cvlab.grading.autograde import autograde
 from cvlab.grading.store import fingerprint
 from tests.grading.a0_submissions import A0, CELLS, EXAMPLES, EXPECTED, RELEASE, SUBMISSIONS
 
-pytestmark = pytest.mark.nbgrader
+pytestmark = [pytest.mark.nbgrader,
+              pytest.mark.skipif(shutil.which("bwrap") is None,
+                                 reason="autograde runs kernels in bubblewrap: apt-get install bubblewrap")]
 
 
 def _copy_course(folder):
@@ -61,24 +63,31 @@ def test_verified_scores(graded, student):
     assert result.scores == EXPECTED[student], (result.problems, result.status, result.flags)
 
 
-def test_honest_work_is_scored_the_same_inside_the_kernel(graded):
-    """nbgrader's own scores agree for honest notebooks: in particular a function writing warnings and prints to
-    stderr (alice) does not zero its test cells."""
-    _, results, _, _ = graded
-    for student in ("solution", "blank", "alice", "bob", "carol"):
-        kernel = {cell: results[student].kernel_scores.get(cell) for cell in CELLS}
-        assert kernel == EXPECTED[student], student
-        assert not [f for f in results[student].flags if "differ" in f], results[student].flags
-
-
-def test_hostile_kernels_were_fooled_but_the_grade_was_not(graded):
-    _, results, _, _ = graded
-    for student in ("patch_torch", "patch_checker", "blank_later_cells"):
+def test_no_kernel_holds_an_expectation_and_every_verdict_reaches_the_notebook(graded):
+    """The kernels' cases are withheld: a test cell passes there whenever the code runs (honest or not), the verdict
+    is made outside and written under each graded cell of the autograded notebook, for the feedback."""
+    root, results, _, _ = graded
+    for student in ("solution", "blank", "alice", "bob", "carol", "patch_torch", "steal_expected"):
         result = results[student]
-        assert sum(v or 0 for v in result.kernel_scores.values()) > 0 == result.score, student
-        assert any("kernel and verified scores differ" in f for f in result.flags)
+        assert all((result.kernel_scores.get(cell) or 0) >= score for cell, score in result.scores.items()), student
+        assert not [f for f in result.flags if "above the kernel" in f], result.flags
+        nb = nbformat.read(root / "grading" / "autograded" / student / A0 / f"{A0}.ipynb", as_version=4)
+        for cell in nb.cells:
+            cell_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if cell_id in CELLS:
+                text = "".join(o.get("text", "") for o in cell.outputs)
+                assert f"Verified outside the notebook: {EXPECTED[student][cell_id]:g} of {CELLS[cell_id]:g}" in \
+                    text, (student, cell_id, text)
+    assert sum(results["blank"].kernel_scores.values() or [0]) == 0  # a blank function raises: nothing to pass
+
+
+def test_hostile_kernels_earn_what_their_code_earns_and_are_flagged(graded):
+    _, results, _, _ = graded
+    for student in ("patch_torch", "patch_checker", "blank_later_cells", "steal_expected", "copy_others"):
+        assert results[student].score == sum(EXPECTED[student].values()), student
     assert any("assigns torch.allclose" in f for f in results["patch_torch"].flags)
     assert any("get_ipython" in f for f in results["blank_later_cells"].flags)
+    assert any("cvlab.grading" in f for f in results["steal_expected"].flags), results["steal_expected"].flags
 
 
 def test_a_dead_kernel_or_a_loop_costs_only_its_part(graded):
@@ -90,12 +99,22 @@ def test_a_dead_kernel_or_a_loop_costs_only_its_part(graded):
     assert "on meta" in results["cells"].problems["test_iou_per_class"]
 
 
-def test_tampered_files_are_restored_and_hurt_nobody_else(graded):
+def test_nothing_outside_the_sandbox_was_reached(graded):
+    """The course files, cvlab and nbgrader are unchanged (unreachable, not merely restored), no process of a
+    submission outlived it, and a kernel's kill, fork bomb or memory hog cost nobody else anything."""
     root, results, _, store = graded
-    assert any("grading files modified" in f for f in results["files"].flags)
     now = {p.relative_to(root): fingerprint(p.read_bytes().hex()) for p in (root / "solutions").rglob("*")
            if p.is_file()}
     assert now == store
+    for student in ("files", "copy_others"):
+        assert not [f for f in results[student].flags if "modified" in f], results[student].flags
+    survivors = subprocess.run(["pgrep", "-f", "cvlab-redteam-outlive"], capture_output=True, text=True).stdout
+    assert not survivors.strip(), f"processes of the 'outlive' submission are still running: {survivors}"
+    for student in ("kill_everyone", "fork_bomb"):
+        assert results[student].status == "ok", (student, results[student].status)
+    bomb = nbformat.read(root / "grading" / "autograded" / "fork_bomb" / A0 / f"{A0}.ipynb", as_version=4)
+    refused = re.search(r"fork refused after (\d+) children", str([c.outputs for c in bomb.cells if "outputs" in c]))
+    assert refused and int(refused.group(1)) < 300, "the fork bomb was not bounded by the process limit"
 
 
 def test_gradebook_csv_and_export_hold_the_verified_scores(graded):
