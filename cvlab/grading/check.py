@@ -140,13 +140,25 @@ def _value_hint(g: torch.Tensor, e: torch.Tensor, bad: torch.Tensor, rtol: float
     return ""
 
 
+DTYPE_RULE = ("Floating results have the dtype of the floating inputs, or float32 (torch's default) when every input "
+              "is an integer tensor; integer results (labels, counts, indices) are int64.")
+
+
+def _precision_advice(expected: torch.dtype) -> str:
+    if expected == torch.get_default_dtype():
+        return ("with integer inputs, make floating results with .float() or torch's default dtype; with floating "
+                "inputs, use their dtype (dtype=x.dtype), not float64")
+    return f"create new tensors with the floating inputs' dtype (e.g. torch.zeros(..., dtype=x.dtype)), here {expected}"
+
+
 def compare(got: Any, expected: Any, *, rtol: float | None = None, atol: float | None = None) -> str | None:
     """Return None when ``got`` matches ``expected``, else one short paragraph saying how it differs.
 
     Integers and bools must match exactly and in dtype; floats within ``atol + rtol * |expected|`` (defaults from
     :func:`tolerances`), NaN only where NaN is expected. A floating tensor with elements must also have the
     expected precision (float64 in, float64 out: a float32 accumulator is a bug); scalars -- a Python number or a
-    0-dim tensor -- may have any floating precision. Tuples are compared item by item.
+    0-dim tensor -- may have any floating precision. Tuples are compared item by item. The rule every assignment
+    states is :data:`DTYPE_RULE`.
     """
     if isinstance(expected, list | tuple):
         if not isinstance(got, list | tuple) or len(got) != len(expected):
@@ -172,8 +184,7 @@ def compare(got: Any, expected: Any, *, rtol: float | None = None, atol: float |
     if not expected.is_floating_point() and got.dtype != expected.dtype:
         return f"wrong dtype: expected {expected.dtype}, got {got.dtype}; convert with .to({expected.dtype})"
     if expected.dim() > 0 and got.dtype != expected.dtype:
-        return (f"wrong precision: expected {expected.dtype}, got {got.dtype}; create new tensors with the "
-                f"inputs' dtype (e.g. torch.zeros(..., dtype=x.dtype)) instead of the default")
+        return f"wrong precision: expected {expected.dtype}, got {got.dtype}; {_precision_advice(expected.dtype)}"
     default_rtol, default_atol = tolerances(got.dtype, expected.dtype)
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol

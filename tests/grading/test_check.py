@@ -213,3 +213,11 @@ def test_numpy_scalars_become_python_numbers_that_the_judge_can_load(tmp_path):
     torch.save({"output": converted}, buffer)
     buffer.seek(0)
     assert torch.load(buffer, weights_only=True)["output"] == (0.25, 3, True)
+
+
+def test_precision_advice_can_be_followed_for_integer_inputs_too():
+    from cvlab.grading.check import DTYPE_RULE
+
+    e = torch.ones(3)
+    assert ".float()" in compare(e.double(), e) and "dtype=x.dtype" in compare(e.double(), e)
+    assert "float32 (torch's default) when every input is an integer tensor" in DTYPE_RULE
