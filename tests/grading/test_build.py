@@ -88,3 +88,12 @@ def test_graded_cells_of_a0():
     assert cells["test_one_hot"].tests == (("one_hot", "visible"),)
     assert cells["test_metrics_hidden"].tests == (("pixel_accuracy", "hidden"), ("iou_per_class", "hidden"))
     assert sum(c.points for c in cells.values()) == 14
+
+
+def test_every_assignment_states_the_one_output_dtype_rule():
+    from cvlab.grading.check import DTYPE_RULE
+
+    plain = DTYPE_RULE.replace("`", "").lower()
+    for notebook in sorted((REPO / "solutions").glob("*/*.ipynb")):
+        intro = next(c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "markdown")
+        assert plain in intro.replace("`", "").replace("\n", " ").lower(), f"{notebook.name}: state check.DTYPE_RULE"
