@@ -1,0 +1,433 @@
+r"""Panoptic Quality (PQ), split into segmentation quality (SQ) and recognition quality (RQ), COCO's rules.
+
+Per category, a predicted and a ground-truth segment *match* when their IoU is above 0.5 (strictly); each
+match is a true positive (TP), an unmatched prediction a false positive (FP), an unmatched ground-truth segment
+a false negative (FN), and
+
+.. math::
+    \mathrm{PQ} = \frac{\sum_{(p, g) \in TP} \mathrm{IoU}(p, g)}{|TP| + \tfrac12 |FP| + \tfrac12 |FN|}
+    = \underbrace{\frac{\sum_{TP} \mathrm{IoU}}{|TP|}}_{\mathrm{SQ}}
+      \times \underbrace{\frac{|TP|}{|TP| + \tfrac12 |FP| + \tfrac12 |FN|}}_{\mathrm{RQ}}.
+
+The rules of the COCO panoptic evaluation (``panopticapi``), all kept here:
+
+- matching happens only within a category; IoU > 0.5 makes a match unique (two segments that each cover more
+  than half of the union cannot share it), so no assignment problem is solved;
+- ground-truth void pixels are removed from the union: ``union = |p| + |g| - |p ∩ g| - |p ∩ void|``;
+- an unmatched prediction is not a FP when more than half of its pixels are ground-truth void or a crowd region
+  of its own category;
+- a crowd region never matches and is never a FN;
+- TP, FP, FN and the IoU sums are added up over the whole data set first; PQ, SQ and RQ are then computed per
+  category, and the overall, things and stuff figures are plain means over the categories that have any TP, FP
+  or FN (categories absent from both prediction and ground truth are left out). SQ of a category without a TP is
+  0. Note that the mean PQ is *not* mean SQ times mean RQ; the product holds per category.
+
+Conventions (see :mod:`cvlab.panoptic`): maps are int ``(H, W, 2)`` of (category, instance); all pixels of a
+stuff category form one segment; a thing pixel with instance 0 is void, in prediction and ground truth alike.
+A ground truth has at most one crowd region per category and image (COCO's own assumption); crowd pixels of one
+category are one region.
+
+Reference: A. Kirillov, K. He, R. Girshick, C. Rother, P. Dollár, "Panoptic Segmentation", CVPR 2019.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from cvlab._validate import check_categories, check_panoptic, check_tensor
+from cvlab.panoptic import category_index
+
+__all__ = [
+    "PQSummary",
+    "PanopticCounts",
+    "PanopticQualityResult",
+    "SegmentPairs",
+    "match_segments",
+    "panoptic_counts",
+    "panoptic_quality",
+    "pq_from_counts",
+]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# results
+
+
+class PQSummary(NamedTuple):
+    """PQ, SQ and RQ averaged over ``n`` categories (NaN when ``n == 0``: no category had a TP, FP or FN)."""
+
+    pq: float
+    sq: float
+    rq: float
+    n: int
+
+
+def pq_from_counts(tp: Tensor, fp: Tensor, fn: Tensor, iou_sum: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-category PQ, SQ and RQ from summed counts (COCO's formulas).
+
+    Args:
+        tp, fp, fn (Tensor[C]): int counts; iou_sum (Tensor[C]): floating sum of the IoUs of the matches.
+
+    Returns:
+        (Tensor[C], Tensor[C], Tensor[C]): float64 PQ, SQ, RQ; NaN where ``tp + fp + fn == 0``; SQ is 0 where
+        ``tp == 0`` but ``fp + fn > 0``.
+    """
+    for x, n in ((tp, "tp"), (fp, "fp"), (fn, "fn")):
+        check_tensor(x, n, ndim=1, shape="(C,)", dtype="int")
+    check_tensor(iou_sum, "iou_sum", ndim=1, shape="(C,)", dtype="float")
+    tp, fp, fn, iou_sum = tp.double(), fp.double(), fn.double(), iou_sum.double()
+    den = tp + 0.5 * fp + 0.5 * fn
+    nan = torch.full_like(den, float("nan"))
+    valid = den > 0
+    pq = torch.where(valid, iou_sum / den.clamp(min=0.5), nan)
+    rq = torch.where(valid, tp / den.clamp(min=0.5), nan)
+    sq = torch.where(valid, torch.where(tp > 0, iou_sum / tp.clamp(min=1), 0.0), nan)
+    return pq, sq, rq
+
+
+def _summary(pq: Tensor, sq: Tensor, rq: Tensor, subset: Tensor) -> PQSummary:
+    keep = subset & ~pq.isnan()
+    n = int(keep.sum())
+    if n == 0:
+        return PQSummary(float("nan"), float("nan"), float("nan"), 0)
+    return PQSummary(float(pq[keep].mean()), float(sq[keep].mean()), float(rq[keep].mean()), n)
+
+
+@dataclass(frozen=True, eq=False)
+class PanopticQualityResult:
+    """Everything :func:`panoptic_quality` measures.
+
+    Attributes:
+        overall, things, stuff (PQSummary): means over the counted categories of each kind.
+        categories (Tensor[C]): the category ids, things first, in the order given; ``is_thing`` (Tensor[C]).
+        pq, sq, rq (Tensor[C]): float64 per category, NaN for a category left out (no TP, FP or FN).
+        tp, fp, fn (Tensor[C]): int64 counts summed over the data set; iou_sum (Tensor[C]) float64.
+    """
+
+    overall: PQSummary
+    things: PQSummary
+    stuff: PQSummary
+    categories: Tensor
+    is_thing: Tensor
+    pq: Tensor
+    sq: Tensor
+    rq: Tensor
+    tp: Tensor
+    fp: Tensor
+    fn: Tensor
+    iou_sum: Tensor
+
+    def table(self, names: Sequence[str] | None = None) -> str:
+        """A text table, COCO's layout (percent): PQ, SQ, RQ, N for all, things, stuff, then per category with
+        its TP, FP, FN. ``names[category_id]`` labels the rows when given."""
+        lines = [f"{'':12s} {'PQ':>6s} {'SQ':>6s} {'RQ':>6s} {'N':>4s}"]
+        for label, s in (("All", self.overall), ("Things", self.things), ("Stuff", self.stuff)):
+            lines.append(f"{label:12s} {100 * s.pq:6.1f} {100 * s.sq:6.1f} {100 * s.rq:6.1f} {s.n:4d}")
+        lines.append(f"{'category':12s} {'PQ':>6s} {'SQ':>6s} {'RQ':>6s} {'TP':>4s} {'FP':>4s} {'FN':>4s}")
+        for k, c in enumerate(self.categories.tolist()):
+            name = names[c] if names is not None else str(c)
+            lines.append(f"{name:12s} {100 * float(self.pq[k]):6.1f} {100 * float(self.sq[k]):6.1f} "
+                         f"{100 * float(self.rq[k]):6.1f} {int(self.tp[k]):4d} {int(self.fp[k]):4d} "
+                         f"{int(self.fn[k]):4d}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class PanopticCounts:
+    """TP, FP, FN and IoU sums per category; add two with ``+`` to accumulate a data set batch by batch.
+
+    Attributes:
+        categories (Tensor[C]) int64 ids, things first; is_thing (Tensor[C]) bool;
+        tp, fp, fn (Tensor[C]) int64; iou_sum (Tensor[C]) float64.
+    """
+
+    categories: Tensor
+    is_thing: Tensor
+    tp: Tensor
+    fp: Tensor
+    fn: Tensor
+    iou_sum: Tensor
+
+    def __add__(self, other: PanopticCounts) -> PanopticCounts:
+        if not isinstance(other, PanopticCounts):
+            return NotImplemented
+        if not torch.equal(self.categories.cpu(), other.categories.cpu()) or not torch.equal(
+            self.is_thing.cpu(), other.is_thing.cpu()
+        ):
+            raise ValueError("PanopticCounts: expected the same things and stuff to add counts, got different ones")
+        dev = self.tp.device
+        return PanopticCounts(self.categories, self.is_thing, self.tp + other.tp.to(dev), self.fp + other.fp.to(dev),
+                              self.fn + other.fn.to(dev), self.iou_sum + other.iou_sum.to(dev))
+
+    def quality(self) -> PanopticQualityResult:
+        """PQ, SQ and RQ from these counts (see :func:`panoptic_quality`)."""
+        pq, sq, rq = pq_from_counts(self.tp, self.fp, self.fn, self.iou_sum)
+        every = torch.ones_like(self.is_thing)
+        return PanopticQualityResult(
+            overall=_summary(pq, sq, rq, every),
+            things=_summary(pq, sq, rq, self.is_thing),
+            stuff=_summary(pq, sq, rq, ~self.is_thing),
+            categories=self.categories, is_thing=self.is_thing, pq=pq, sq=sq, rq=rq,
+            tp=self.tp, fp=self.fp, fn=self.fn, iou_sum=self.iou_sum,
+        )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# segments and their pairs, vectorised over every image at once
+
+
+def _images(maps: object, name: str) -> list[Tensor]:
+    if isinstance(maps, Tensor):
+        check_panoptic(maps, name, batched=True)
+        return [maps] if maps.dim() == 3 else list(maps.unbind(0))
+    if not isinstance(maps, Sequence) or isinstance(maps, str | bytes):
+        raise TypeError(f"{name}: expected a tensor (H, W, 2) or (B, H, W, 2) or a list of (H, W, 2) tensors, "
+                        f"got {type(maps).__name__}")
+    return [check_panoptic(m, f"{name}[{i}]") for i, m in enumerate(maps)]
+
+
+def _crowd_masks(crowd: object, target: list[Tensor]) -> list[Tensor | None] | set[tuple[int, int]]:
+    """Per image a bool crowd mask, or one set of (category, instance) pairs for every image."""
+    if crowd is None:
+        return [None] * len(target)
+    if isinstance(crowd, Tensor) and crowd.dtype == torch.bool:
+        masks = [crowd] if crowd.dim() == 2 else list(crowd.unbind(0)) if crowd.dim() == 3 else None
+    elif isinstance(crowd, Sequence) and crowd and all(isinstance(c, Tensor) and c.dtype == torch.bool
+                                                       for c in crowd):
+        masks = list(crowd)
+    else:
+        if isinstance(crowd, Tensor):
+            crowd = crowd.tolist()
+        if not isinstance(crowd, Collection) or isinstance(crowd, str | bytes) or not all(
+            isinstance(p, Sequence) and len(p) == 2 for p in crowd
+        ):
+            raise TypeError("crowd: expected None, a bool mask (H, W) or (B, H, W), a list of bool masks, or a "
+                            f"collection of (category, instance) pairs, got {type(crowd).__name__}")
+        return {(int(a), int(b)) for a, b in crowd}
+    if masks is None or len(masks) != len(target):
+        raise ValueError(f"crowd: expected one bool mask per target image ({len(target)}), got "
+                         f"{tuple(crowd.shape) if isinstance(crowd, Tensor) else len(crowd)}")
+    for i, (m, t) in enumerate(zip(masks, target, strict=True)):
+        if m.shape != t.shape[:-1]:
+            raise ValueError(f"crowd[{i}]: expected shape {tuple(t.shape[:-1])} like the target, got {tuple(m.shape)}")
+    return masks
+
+
+def _compact(keys: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Unique values of non-negative int ``keys`` (< ``size``), the index of each key among them, their counts.
+
+    A look-up table when the key range is small (one ``bincount``), a sort otherwise.
+    """
+    if size <= max(4 * keys.numel(), 1 << 16):
+        counts = torch.bincount(keys, minlength=size)
+        present = counts > 0
+        lut = present.cumsum(0) - 1
+        return present.nonzero().flatten(), lut[keys], counts[present]
+    uniq, inverse, counts = torch.unique(keys, return_inverse=True, return_counts=True)
+    return uniq, inverse, counts
+
+
+class _Table(NamedTuple):
+    num: int  # C categories; index C is void
+    n_img: int
+    t_img: Tensor  # per ground-truth segment: image, category index, instance, crowd, area
+    t_cat: Tensor
+    t_inst: Tensor
+    t_crowd: Tensor
+    t_area: Tensor
+    p_img: Tensor  # per predicted segment
+    p_cat: Tensor
+    p_inst: Tensor
+    p_area: Tensor
+    pair_t: Tensor  # per (ground-truth segment, predicted segment) pair that shares pixels
+    pair_p: Tensor
+    inter: Tensor
+
+
+def _segments(img: Tensor, cat: Tensor, inst: Tensor, num: int, n_img: int, extra: Tensor | None):
+    """Segment ids of pixels keyed by (image, category index, instance[, crowd slot])."""
+    n_inst = int(inst.max()) + 2 if inst.numel() else 2  # the last slot holds crowd regions
+    if extra is not None:
+        inst = torch.where(extra & (cat < num), n_inst - 1, inst)
+    key = (img * (num + 1) + cat) * n_inst + inst
+    uniq, seg, area = _compact(key, n_img * (num + 1) * n_inst)
+    s_inst = uniq % n_inst
+    rest = uniq // n_inst
+    return seg, rest // (num + 1), rest % (num + 1), s_inst, s_inst == n_inst - 1, area
+
+
+def _table(pred, target, things, stuff, void, crowd) -> _Table:
+    things, stuff = check_categories(things, stuff, void)
+    num = len(things) + len(stuff)
+    preds, targets = _images(pred, "pred"), _images(target, "target")
+    if len(preds) != len(targets):
+        raise ValueError(f"pred and target: expected as many images, got {len(preds)} and {len(targets)}")
+    for i, (p, t) in enumerate(zip(preds, targets, strict=True)):
+        if p.shape != t.shape:
+            raise ValueError(f"pred and target: expected the same shape, image {i} has {tuple(p.shape)} and "
+                             f"{tuple(t.shape)}")
+    crowd = _crowd_masks(crowd, targets)
+    n_img = len(targets)
+    device = targets[0].device if targets else torch.device("cpu")
+    if targets and any(p.device != device or t.device != device for p, t in zip(preds, targets, strict=True)):
+        raise ValueError("pred and target: expected every tensor on one device")
+    flat_t = torch.cat([t.reshape(-1, 2) for t in targets]) if targets else torch.zeros((0, 2), dtype=torch.int64)
+    flat_p = torch.cat([p.reshape(-1, 2) for p in preds]) if preds else torch.zeros((0, 2), dtype=torch.int64)
+    sizes = torch.tensor([t.shape[0] * t.shape[1] for t in targets], dtype=torch.int64, device=device)
+    img = torch.repeat_interleave(torch.arange(n_img, device=device), sizes)
+    t_cat, t_inst = category_index(flat_t, things, stuff, void, "target")
+    p_cat, p_inst = category_index(flat_p, things, stuff, void, "pred")
+    if isinstance(crowd, set):
+        ids = torch.tensor(things + stuff + (void,), device=device)
+        pairs = torch.tensor(sorted(crowd), dtype=torch.int64, device=device).reshape(-1, 2)
+        is_crowd = ((ids[t_cat][:, None] == pairs[:, 0]) & (flat_t[:, 1, None].long() == pairs[:, 1])).any(1)
+    elif not crowd or crowd[0] is None:
+        is_crowd = torch.zeros_like(t_cat, dtype=torch.bool)
+    else:
+        is_crowd = torch.cat([m.reshape(-1).to(device) for m in crowd])
+    t_seg, t_img, t_c, t_i, t_crowd, t_area = _segments(img, t_cat, t_inst, num, n_img, is_crowd)
+    p_seg, p_img, p_c, p_i, _, p_area = _segments(img, p_cat, p_inst, num, n_img, None)
+    n_p = max(p_area.numel(), 1)
+    pair, _, inter = _compact(t_seg * n_p + p_seg, t_area.numel() * n_p)
+    return _Table(num, n_img, t_img, t_c, t_i, t_crowd, t_area, p_img, p_c, p_i, p_area,
+                  pair // n_p, pair % n_p, inter)
+
+
+def _match(tab: _Table):
+    """Per pair: union (void removed) and whether it matches; per predicted segment its void and crowd overlap."""
+    pt, pp, inter = tab.pair_t, tab.pair_p, tab.inter
+    t_void, p_void = tab.t_cat[pt] == tab.num, tab.p_cat[pp] == tab.num
+    n_p = tab.p_area.numel()
+    void_overlap = torch.zeros(n_p, dtype=torch.int64, device=inter.device).index_add_(
+        0, pp[t_void], inter[t_void])
+    same = tab.t_cat[pt] == tab.p_cat[pp]
+    union = tab.p_area[pp] + tab.t_area[pt] - inter - void_overlap[pp]
+    candidate = same & ~t_void & ~p_void & ~tab.t_crowd[pt]
+    matched = candidate & (2 * inter > union)  # IoU > 0.5, exactly, in integers
+    in_crowd = same & tab.t_crowd[pt] & ~p_void
+    crowd_overlap = torch.zeros(n_p, dtype=torch.int64, device=inter.device).index_add_(
+        0, pp[in_crowd], inter[in_crowd])
+    return union, candidate, matched, void_overlap, crowd_overlap
+
+
+def panoptic_counts(
+    pred: Tensor | Sequence[Tensor],
+    target: Tensor | Sequence[Tensor],
+    things: Sequence[int],
+    stuff: Sequence[int],
+    *,
+    void: int = -1,
+    crowd: Tensor | Sequence[Tensor] | Collection[tuple[int, int]] | None = None,
+) -> PanopticCounts:
+    """TP, FP, FN and IoU sums per category over a set of images (the rules: see the module docstring).
+
+    Args: as :func:`panoptic_quality`.
+
+    Returns:
+        PanopticCounts: on the device of the inputs; add counts of several calls with ``+``.
+    """
+    tab = _table(pred, target, things, stuff, void, crowd)
+    things, stuff = check_categories(things, stuff, void)
+    num, dev = tab.num, tab.inter.device
+    union, _, matched, void_overlap, crowd_overlap = _match(tab)
+    mt, mp = tab.pair_t[matched], tab.pair_p[matched]
+    cat = tab.t_cat[mt]
+    tp = torch.bincount(cat, minlength=num + 1)[:num]
+    iou_sum = torch.zeros(num + 1, dtype=torch.float64, device=dev).index_add_(
+        0, cat, tab.inter[matched].double() / union[matched].double())[:num]
+    t_matched = torch.zeros_like(tab.t_area, dtype=torch.bool).index_fill_(0, mt, True)
+    p_matched = torch.zeros_like(tab.p_area, dtype=torch.bool).index_fill_(0, mp, True)
+    is_fn = ~t_matched & ~tab.t_crowd & (tab.t_cat < num)
+    fn = torch.bincount(tab.t_cat[is_fn], minlength=num + 1)[:num]
+    ignored = 2 * (void_overlap + crowd_overlap) > tab.p_area  # more than half void or own-category crowd
+    is_fp = ~p_matched & ~ignored & (tab.p_cat < num)
+    fp = torch.bincount(tab.p_cat[is_fp], minlength=num + 1)[:num]
+    categories = torch.tensor(things + stuff, dtype=torch.int64, device=dev)
+    is_thing = torch.arange(num, device=dev) < len(things)
+    return PanopticCounts(categories, is_thing, tp, fp, fn, iou_sum)
+
+
+def panoptic_quality(
+    pred: Tensor | Sequence[Tensor],
+    target: Tensor | Sequence[Tensor],
+    things: Sequence[int],
+    stuff: Sequence[int],
+    *,
+    void: int = -1,
+    crowd: Tensor | Sequence[Tensor] | Collection[tuple[int, int]] | None = None,
+) -> PanopticQualityResult:
+    """Panoptic Quality of predictions against ground truth, COCO's rules (see the module docstring).
+
+    Args:
+        pred (Tensor[H, W, 2] or Tensor[B, H, W, 2] or list of Tensor[H_i, W_i, 2]): int (category, instance)
+            predictions.
+        target: ground truth of the same form and shapes; statistics are summed over all its images.
+        things, stuff: the category ids of each kind (disjoint); every other id but ``void`` is an error.
+        void (int): the category id of unlabeled pixels.
+        crowd: ground-truth crowd regions, as a bool mask of the target's pixels (``(H, W)``, ``(B, H, W)`` or
+            one per image), or a set of ground-truth (category, instance) pairs that are crowd in every image.
+
+    Returns:
+        PanopticQualityResult: overall / things / stuff ``PQSummary`` (NaN with ``n = 0`` where no category
+        counts), and per category PQ, SQ, RQ, TP, FP, FN, IoU sums.
+
+    Example:
+        One sphere (category 3) over the ground (category 1), predicted 2 pixels too wide of 8:
+
+        >>> target = torch.tensor([[1, 0]]).repeat(4, 4, 1); target[1:3, 1:3] = torch.tensor([3, 1])
+        >>> pred = target.clone(); pred[0, 1:3] = torch.tensor([3, 1])
+        >>> r = panoptic_quality(pred, target, things=[3], stuff=[1])
+        >>> round(r.overall.pq, 4), r.tp.tolist(), round(float(r.pq[0]), 4)
+        (0.75, [1, 1], 0.6667)
+    """
+    return panoptic_counts(pred, target, things, stuff, void=void, crowd=crowd).quality()
+
+
+class SegmentPairs(NamedTuple):
+    """Every (ground-truth, predicted) pair of segments of one image that share pixels, with the COCO rules'
+    view of it. Each field is a tensor with one entry per pair."""
+
+    target: Tensor  # (P, 2) ground-truth (category, instance); instance -1 marks a crowd region, void is (void, 0)
+    pred: Tensor  # (P, 2) predicted (category, instance)
+    intersection: Tensor  # (P,) pixels
+    union: Tensor  # (P,) pixels, ground-truth void removed (meaningful where ``candidate``)
+    iou: Tensor  # (P,) float64, NaN where the pair cannot match
+    candidate: Tensor  # (P,) bool: same category, neither void nor crowd
+    matched: Tensor  # (P,) bool: candidate and IoU > 0.5
+
+
+def match_segments(
+    pred: Tensor,
+    target: Tensor,
+    things: Sequence[int],
+    stuff: Sequence[int],
+    *,
+    void: int = -1,
+    crowd: Tensor | Collection[tuple[int, int]] | None = None,
+) -> SegmentPairs:
+    """The pairs of segments of one image that overlap, their intersection, union, IoU and match (for teaching).
+
+    Args: as :func:`panoptic_quality`, for one image ``(H, W, 2)``.
+
+    Returns:
+        SegmentPairs: pairs ordered by ground-truth then predicted segment.
+    """
+    check_panoptic(pred, "pred")
+    check_panoptic(target, "target")
+    tab = _table(pred, target, things, stuff, void, crowd)
+    things, stuff = check_categories(things, stuff, void)
+    union, candidate, matched, _, _ = _match(tab)
+    ids = torch.tensor(things + stuff + (void,), dtype=torch.int64, device=tab.inter.device)
+    pt, pp = tab.pair_t, tab.pair_p
+    t_inst = torch.where(tab.t_crowd, -1, tab.t_inst)
+    iou = torch.where(candidate, tab.inter.double() / union.double().clamp(min=1), float("nan"))
+    return SegmentPairs(
+        target=torch.stack([ids[tab.t_cat[pt]], t_inst[pt]], 1),
+        pred=torch.stack([ids[tab.p_cat[pp]], tab.p_inst[pp]], 1),
+        intersection=tab.inter, union=union, iou=iou, candidate=candidate, matched=matched,
+    )
