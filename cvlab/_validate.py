@@ -80,15 +80,16 @@ def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
     return value  # type: ignore[return-value]
 
 
-def check_panoptic(x: object, name: str, *, batched: bool = False) -> torch.Tensor:
+def check_panoptic(x: object, name: str, *, batched: bool = False, values: bool = True) -> torch.Tensor:
     """Raise unless ``x`` is an integer panoptic map ``(H, W, 2)`` of (category, instance) pairs (with
-    ``batched``, ``(B, H, W, 2)`` is accepted too) whose instance ids are >= 0; return it unchanged."""
+    ``batched``, ``(B, H, W, 2)`` is accepted too) whose instance ids are >= 0 (not inspected unless
+    ``values``: for callers that check them in their own pass); return it unchanged."""
     ndim = (3, 4) if batched else 3
     check_tensor(x, name, ndim=ndim, shape="(B, H, W, 2) or (H, W, 2)" if batched else "(H, W, 2)", dtype="int")
     if x.shape[-1] != 2:
         raise ValueError(f"{name}: expected (category, instance) pairs in the last dimension of size 2, "
                          f"got {_describe(x)}")
-    if x.numel() and bool((x[..., 1] < 0).any()):
+    if values and x.numel() and bool((x[..., 1] < 0).any()):
         raise ValueError(f"{name}: expected instance ids >= 0, got {int(x[..., 1].min())}")
     return x
 

@@ -40,7 +40,6 @@ import torch
 from torch import Tensor
 
 from cvlab._validate import check_categories, check_panoptic, check_tensor
-from cvlab.panoptic import category_index
 
 __all__ = [
     "PQSummary",
@@ -183,12 +182,12 @@ class PanopticCounts:
 
 def _images(maps: object, name: str) -> list[Tensor]:
     if isinstance(maps, Tensor):
-        check_panoptic(maps, name, batched=True)
+        check_panoptic(maps, name, batched=True, values=False)
         return [maps] if maps.dim() == 3 else list(maps.unbind(0))
     if not isinstance(maps, Sequence) or isinstance(maps, str | bytes):
         raise TypeError(f"{name}: expected a tensor (H, W, 2) or (B, H, W, 2) or a list of (H, W, 2) tensors, "
                         f"got {type(maps).__name__}")
-    return [check_panoptic(m, f"{name}[{i}]") for i, m in enumerate(maps)]
+    return [check_panoptic(m, f"{name}[{i}]", values=False) for i, m in enumerate(maps)]
 
 
 def _crowd_masks(crowd: object, target: list[Tensor]) -> list[Tensor | None] | set[tuple[int, int]]:
@@ -235,13 +234,11 @@ def _compact(keys: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor]:
 class _Table(NamedTuple):
     num: int  # C categories; index C is void
     n_img: int
-    t_img: Tensor  # per ground-truth segment: image, category index, instance, crowd, area
-    t_cat: Tensor
+    t_cat: Tensor  # per ground-truth segment: category index, instance, crowd, area
     t_inst: Tensor
     t_crowd: Tensor
     t_area: Tensor
-    p_img: Tensor  # per predicted segment
-    p_cat: Tensor
+    p_cat: Tensor  # per predicted segment
     p_inst: Tensor
     p_area: Tensor
     pair_t: Tensor  # per (ground-truth segment, predicted segment) pair that shares pixels
@@ -249,16 +246,60 @@ class _Table(NamedTuple):
     inter: Tensor
 
 
-def _segments(img: Tensor, cat: Tensor, inst: Tensor, num: int, n_img: int, extra: Tensor | None):
-    """Segment ids of pixels keyed by (image, category index, instance[, crowd slot])."""
-    n_inst = int(inst.max()) + 2 if inst.numel() else 2  # the last slot holds crowd regions
-    if extra is not None:
-        inst = torch.where(extra & (cat < num), n_inst - 1, inst)
-    key = (img * (num + 1) + cat) * n_inst + inst
-    uniq, seg, area = _compact(key, n_img * (num + 1) * n_inst)
-    s_inst = uniq % n_inst
-    rest = uniq // n_inst
-    return seg, rest // (num + 1), rest % (num + 1), s_inst, s_inst == n_inst - 1, area
+def _batch(maps: list[Tensor], name: str) -> tuple[Tensor, Tensor]:
+    """Pixels as (B, M, 2) with image ids (B, 1) when every image has one size, else (1, N, 2) and (1, N)."""
+    device = maps[0].device
+    if any(m.device != device for m in maps):
+        raise ValueError(f"{name}: expected every tensor on one device")
+    if all(m.shape == maps[0].shape for m in maps):
+        x = torch.stack(maps) if len(maps) > 1 else maps[0][None]
+        return x.reshape(len(maps), -1, 2), torch.arange(len(maps), device=device)[:, None]
+    sizes = torch.tensor([m.shape[0] * m.shape[1] for m in maps], device=device)
+    img = torch.repeat_interleave(torch.arange(len(maps), device=device), sizes)
+    return torch.cat([m.reshape(-1, 2) for m in maps])[None], img[None]
+
+
+def _raw_segments(x: Tensor, img: Tensor, n_img: int, crowd: Tensor | None, name: str):
+    """One id per distinct (image, category, instance[, crowd slot]) of the pixels ``x`` (B, M, 2): the id of
+    every pixel, and per segment its image, category, instance, crowd slot (0 no, 1 crowd, 2 crowd without
+    instance) and area. Two passes over the pixels: a key, then one ``bincount`` (or a sort for huge ranges)."""
+    x = x.long()
+    if x.numel() == 0:
+        empty = torch.zeros(0, dtype=torch.int64, device=x.device)
+        return empty, empty, empty, empty, empty, empty
+    lo, hi = x.reshape(-1, 2).aminmax(dim=0)
+    cat_lo, n_cat = int(lo[0]), int(hi[0] - lo[0]) + 1
+    if int(lo[1]) < 0:
+        raise ValueError(f"{name}: expected instance ids >= 0, got {int(lo[1])}")
+    n_inst = int(hi[1]) + 3  # two more slots: crowd pixels with and without an instance id
+    inst = x[..., 1]
+    if crowd is not None:
+        inst = torch.where(crowd, n_inst - 2 + (inst == 0).long(), inst)
+    key = (img * n_cat + (x[..., 0] - cat_lo)) * n_inst + inst
+    uniq, seg, area = _compact(key.flatten(), n_img * n_cat * n_inst)
+    s_inst, rest = uniq % n_inst, uniq // n_inst
+    slot = (s_inst - (n_inst - 3)).clamp(min=0)
+    return seg, rest // n_cat, rest % n_cat + cat_lo, torch.where(slot > 0, 0, s_inst), slot, area
+
+
+def _classify(cat: Tensor, inst: Tensor, slot: Tensor, things, stuff, void, name: str):
+    """Per segment: category index (C on void) and crowd flag, the conventions checked."""
+    ids = torch.tensor(things + stuff, dtype=torch.int64, device=cat.device)
+    num = len(ids)
+    match = cat[:, None] == ids
+    known = match.any(1)
+    is_void = cat == void
+    if bool((~known & ~is_void).any()):
+        raise ValueError(f"{name}: expected category ids among things {things}, stuff {stuff} or void {void}, "
+                         f"got {int(cat[~known & ~is_void][0])}")
+    index = torch.where(known, match.long().argmax(1), num)
+    thing = index < len(things)
+    bad = known & ~thing & (inst != 0)
+    if bool(bad.any()):
+        raise ValueError(f"{name}: expected instance id 0 on stuff, got category {int(cat[bad][0])} with instance "
+                         f"{int(inst[bad][0])}")
+    index = torch.where(thing & (inst == 0) & (slot != 1), num, index)  # a thing without an instance is void
+    return index, (slot > 0) & (index < num)
 
 
 def _table(pred, target, things, stuff, void, crowd) -> _Table:
@@ -273,29 +314,26 @@ def _table(pred, target, things, stuff, void, crowd) -> _Table:
                              f"{tuple(t.shape)}")
     crowd = _crowd_masks(crowd, targets)
     n_img = len(targets)
-    device = targets[0].device if targets else torch.device("cpu")
-    if targets and any(p.device != device or t.device != device for p, t in zip(preds, targets, strict=True)):
+    if n_img == 0:
+        targets = preds = [torch.zeros((0, 0, 2), dtype=torch.int64)]
+    if targets[0].device != preds[0].device:
         raise ValueError("pred and target: expected every tensor on one device")
-    flat_t = torch.cat([t.reshape(-1, 2) for t in targets]) if targets else torch.zeros((0, 2), dtype=torch.int64)
-    flat_p = torch.cat([p.reshape(-1, 2) for p in preds]) if preds else torch.zeros((0, 2), dtype=torch.int64)
-    sizes = torch.tensor([t.shape[0] * t.shape[1] for t in targets], dtype=torch.int64, device=device)
-    img = torch.repeat_interleave(torch.arange(n_img, device=device), sizes)
-    t_cat, t_inst = category_index(flat_t, things, stuff, void, "target")
-    p_cat, p_inst = category_index(flat_p, things, stuff, void, "pred")
+    t_x, img = _batch(targets, "target")
+    p_x, _ = _batch(preds, "pred")
+    t_crowd_px = None
+    if isinstance(crowd, list) and crowd and crowd[0] is not None:
+        t_crowd_px = _batch([torch.stack([m, m], -1).to(t_x.device) for m in crowd], "crowd")[0][..., 0]
+    t_seg, _, t_cat, t_inst, t_slot, t_area = _raw_segments(t_x, img, n_img, t_crowd_px, "target")
+    p_seg, _, p_cat, p_inst, _, p_area = _raw_segments(p_x, img, n_img, None, "pred")
     if isinstance(crowd, set):
-        ids = torch.tensor(things + stuff + (void,), device=device)
-        pairs = torch.tensor(sorted(crowd), dtype=torch.int64, device=device).reshape(-1, 2)
-        is_crowd = ((ids[t_cat][:, None] == pairs[:, 0]) & (flat_t[:, 1, None].long() == pairs[:, 1])).any(1)
-    elif not crowd or crowd[0] is None:
-        is_crowd = torch.zeros_like(t_cat, dtype=torch.bool)
-    else:
-        is_crowd = torch.cat([m.reshape(-1).to(device) for m in crowd])
-    t_seg, t_img, t_c, t_i, t_crowd, t_area = _segments(img, t_cat, t_inst, num, n_img, is_crowd)
-    p_seg, p_img, p_c, p_i, _, p_area = _segments(img, p_cat, p_inst, num, n_img, None)
+        pairs = torch.tensor(sorted(crowd), dtype=torch.int64, device=t_cat.device).reshape(-1, 2)
+        listed = ((t_cat[:, None] == pairs[:, 0]) & (t_inst[:, None] == pairs[:, 1])).any(1)
+        t_slot = torch.where(listed, 1, t_slot)
+    t_c, t_crowd = _classify(t_cat, t_inst, t_slot, things, stuff, void, "target")
+    p_c, _ = _classify(p_cat, p_inst, torch.zeros_like(p_inst), things, stuff, void, "pred")
     n_p = max(p_area.numel(), 1)
     pair, _, inter = _compact(t_seg * n_p + p_seg, t_area.numel() * n_p)
-    return _Table(num, n_img, t_img, t_c, t_i, t_crowd, t_area, p_img, p_c, p_i, p_area,
-                  pair // n_p, pair % n_p, inter)
+    return _Table(num, n_img, t_c, t_inst, t_crowd, t_area, p_c, p_inst, p_area, pair // n_p, pair % n_p, inter)
 
 
 def _match(tab: _Table):
