@@ -217,18 +217,14 @@ def _crowd_masks(crowd: object, target: list[Tensor]) -> list[Tensor | None] | s
     return masks
 
 
-def _compact(keys: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Unique values of non-negative int ``keys`` (< ``size``), the index of each key among them, their counts.
-
-    A look-up table when the key range is small (one ``bincount``), a sort otherwise.
-    """
+def _histogram(keys: Tensor, size: int) -> tuple[Tensor, Tensor]:
+    """The distinct values of non-negative int ``keys`` (all < ``size``) and their counts: one ``bincount`` when
+    the range is small, a sort otherwise."""
     if size <= max(4 * keys.numel(), 1 << 16):
         counts = torch.bincount(keys, minlength=size)
-        present = counts > 0
-        lut = present.cumsum(0) - 1
-        return present.nonzero().flatten(), lut[keys], counts[present]
-    uniq, inverse, counts = torch.unique(keys, return_inverse=True, return_counts=True)
-    return uniq, inverse, counts
+        present = counts.nonzero().flatten()
+        return present, counts[present]
+    return torch.unique(keys, return_counts=True)
 
 
 class _Table(NamedTuple):
@@ -247,39 +243,36 @@ class _Table(NamedTuple):
 
 
 def _batch(maps: list[Tensor], name: str) -> tuple[Tensor, Tensor]:
-    """Pixels as (B, M, 2) with image ids (B, 1) when every image has one size, else (1, N, 2) and (1, N)."""
+    """Pixels of (H, W, ...) maps as (B, M, ...) with image ids (B, 1) when every image has one size, else as
+    (1, N, ...) and (1, N)."""
     device = maps[0].device
     if any(m.device != device for m in maps):
         raise ValueError(f"{name}: expected every tensor on one device")
     if all(m.shape == maps[0].shape for m in maps):
         x = torch.stack(maps) if len(maps) > 1 else maps[0][None]
-        return x.reshape(len(maps), -1, 2), torch.arange(len(maps), device=device)[:, None]
+        return x.reshape(len(maps), -1, *x.shape[3:]), torch.arange(len(maps), device=device)[:, None]
     sizes = torch.tensor([m.shape[0] * m.shape[1] for m in maps], device=device)
     img = torch.repeat_interleave(torch.arange(len(maps), device=device), sizes)
-    return torch.cat([m.reshape(-1, 2) for m in maps])[None], img[None]
+    return torch.cat([m.reshape(-1, *m.shape[2:]) for m in maps])[None], img[None]
 
 
-def _raw_segments(x: Tensor, img: Tensor, n_img: int, crowd: Tensor | None, name: str):
-    """One id per distinct (image, category, instance[, crowd slot]) of the pixels ``x`` (B, M, 2): the id of
-    every pixel, and per segment its image, category, instance, crowd slot (0 no, 1 crowd, 2 crowd without
-    instance) and area. Two passes over the pixels: a key, then one ``bincount`` (or a sort for huge ranges)."""
-    x = x.long()
+def _layout(x: Tensor, name: str) -> tuple[int, int, int]:
+    """``(lowest category, number of category values, instance slots)`` of the pixels ``x`` (..., 2): a key
+    ``(category - lowest) * slots + instance`` is unique per segment of an image; two extra slots hold crowd
+    pixels with and without an instance id."""
     if x.numel() == 0:
-        empty = torch.zeros(0, dtype=torch.int64, device=x.device)
-        return empty, empty, empty, empty, empty, empty
+        return 0, 1, 3
     lo, hi = x.reshape(-1, 2).aminmax(dim=0)
-    cat_lo, n_cat = int(lo[0]), int(hi[0] - lo[0]) + 1
     if int(lo[1]) < 0:
         raise ValueError(f"{name}: expected instance ids >= 0, got {int(lo[1])}")
-    n_inst = int(hi[1]) + 3  # two more slots: crowd pixels with and without an instance id
-    inst = x[..., 1]
-    if crowd is not None:
-        inst = torch.where(crowd, n_inst - 2 + (inst == 0).long(), inst)
-    key = (img * n_cat + (x[..., 0] - cat_lo)) * n_inst + inst
-    uniq, seg, area = _compact(key.flatten(), n_img * n_cat * n_inst)
-    s_inst, rest = uniq % n_inst, uniq // n_inst
+    return int(lo[0]), int(hi[0] - lo[0]) + 1, int(hi[1]) + 3
+
+
+def _decode(keys: Tensor, cat_lo: int, n_inst: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Category, instance and crowd slot (0 none, 1 crowd, 2 crowd without instance id) of local keys."""
+    s_inst = keys % n_inst
     slot = (s_inst - (n_inst - 3)).clamp(min=0)
-    return seg, rest // n_cat, rest % n_cat + cat_lo, torch.where(slot > 0, 0, s_inst), slot, area
+    return keys // n_inst + cat_lo, torch.where(slot > 0, 0, s_inst), slot
 
 
 def _classify(cat: Tensor, inst: Tensor, slot: Tensor, things, stuff, void, name: str):
@@ -318,22 +311,39 @@ def _table(pred, target, things, stuff, void, crowd) -> _Table:
         targets = preds = [torch.zeros((0, 0, 2), dtype=torch.int64)]
     if targets[0].device != preds[0].device:
         raise ValueError("pred and target: expected every tensor on one device")
-    t_x, img = _batch(targets, "target")
-    p_x, _ = _batch(preds, "pred")
+    if isinstance(target, Tensor) and isinstance(pred, Tensor) and target.dim() == 4:
+        t_x, p_x, img = target.flatten(1, 2), pred.flatten(1, 2), torch.arange(n_img, device=target.device)[:, None]
+    else:
+        t_x, img = _batch(targets, "target")
+        p_x, _ = _batch(preds, "pred")
+    t_x, p_x = t_x.long(), p_x.long()
     t_crowd_px = None
     if isinstance(crowd, list) and crowd and crowd[0] is not None:
-        t_crowd_px = _batch([torch.stack([m, m], -1).to(t_x.device) for m in crowd], "crowd")[0][..., 0]
-    t_seg, _, t_cat, t_inst, t_slot, t_area = _raw_segments(t_x, img, n_img, t_crowd_px, "target")
-    p_seg, _, p_cat, p_inst, _, p_area = _raw_segments(p_x, img, n_img, None, "pred")
+        t_crowd_px = _batch([m.to(t_x.device) for m in crowd], "crowd")[0]
+    (t_lo, t_ncat, t_ninst), (p_lo, p_ncat, p_ninst) = _layout(t_x, "target"), _layout(p_x, "pred")
+    n_t, n_p = t_ncat * t_ninst, p_ncat * p_ninst
+    # one key per pixel, image * n_t * n_p + target key * n_p + pred key, in place from the four channels
+    key = torch.mul(t_x[..., 0], t_ninst * n_p)
+    key.add_(t_x[..., 1], alpha=n_p).add_(p_x[..., 0], alpha=p_ninst).add_(p_x[..., 1])
+    key.add_(img * (n_t * n_p) - (t_lo * t_ninst * n_p + p_lo * p_ninst))
+    if t_crowd_px is not None:  # crowd pixels move to the crowd slots of their category
+        inst = t_x[..., 1].long()
+        key.add_(torch.where(t_crowd_px, t_ninst - 2 + (inst == 0).long() - inst, 0) * n_p)
+    # one histogram over (image, target segment, predicted segment): the pairs; the segments follow from them
+    uniq, inter = _histogram(key.flatten(), n_img * n_t * n_p)
+    t_ids, pair_t = torch.unique(uniq // n_p, return_inverse=True)  # image * n_t + target key
+    p_ids, pair_p = torch.unique((uniq // (n_t * n_p)) * n_p + uniq % n_p, return_inverse=True)
+    t_area = torch.zeros(t_ids.numel(), dtype=torch.int64, device=inter.device).index_add_(0, pair_t, inter)
+    p_area = torch.zeros(p_ids.numel(), dtype=torch.int64, device=inter.device).index_add_(0, pair_p, inter)
+    t_cat, t_inst, t_slot = _decode(t_ids % n_t, t_lo, t_ninst)
+    p_cat, p_inst, _ = _decode(p_ids % n_p, p_lo, p_ninst)
     if isinstance(crowd, set):
         pairs = torch.tensor(sorted(crowd), dtype=torch.int64, device=t_cat.device).reshape(-1, 2)
         listed = ((t_cat[:, None] == pairs[:, 0]) & (t_inst[:, None] == pairs[:, 1])).any(1)
         t_slot = torch.where(listed, 1, t_slot)
     t_c, t_crowd = _classify(t_cat, t_inst, t_slot, things, stuff, void, "target")
     p_c, _ = _classify(p_cat, p_inst, torch.zeros_like(p_inst), things, stuff, void, "pred")
-    n_p = max(p_area.numel(), 1)
-    pair, _, inter = _compact(t_seg * n_p + p_seg, t_area.numel() * n_p)
-    return _Table(num, n_img, t_c, t_inst, t_crowd, t_area, p_c, p_inst, p_area, pair // n_p, pair % n_p, inter)
+    return _Table(num, n_img, t_c, t_inst, t_crowd, t_area, p_c, p_inst, p_area, pair_t, pair_p, inter)
 
 
 def _match(tab: _Table):

@@ -276,3 +276,13 @@ def test_clear_errors():
         _pq(t.float(), t)
     with pytest.raises(ValueError, match="crowd"):
         _pq(t, t, crowd=torch.zeros(3, 3, dtype=torch.bool))
+
+
+def test_images_of_different_sizes_sum_like_separate_calls():
+    a, b = _random_maps(3, n=1, size=12), _random_maps(4, n=1, size=15)
+    both = panoptic_counts(a[0] + b[0], a[1] + b[1], THINGS, STUFF, crowd=a[2] + b[2])
+    apart = (panoptic_counts(a[0], a[1], THINGS, STUFF, crowd=a[2])
+             + panoptic_counts(b[0], b[1], THINGS, STUFF, crowd=b[2]))
+    assert all(torch.equal(x, y) for x, y in zip((both.tp, both.fp, both.fn), (apart.tp, apart.fp, apart.fn),
+                                                  strict=True))
+    torch.testing.assert_close(both.iou_sum, apart.iou_sum)
