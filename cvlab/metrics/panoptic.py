@@ -448,6 +448,21 @@ class SegmentPairs(NamedTuple):
     candidate: Tensor  # (P,) bool: same category, neither void nor crowd
     matched: Tensor  # (P,) bool: candidate and IoU > 0.5
 
+    def table(self, names: Sequence[str] | None = None) -> str:
+        """One line per pair: ground-truth and predicted segment, intersection, union, IoU and verdict."""
+        def seg(c: int, i: int) -> str:
+            label = names[c] if names is not None and 0 <= c < len(names) else str(c)
+            return f"{label} {'crowd' if i < 0 else i}" if i else label
+
+        lines = [f"{'ground truth':14s} {'prediction':14s} {'inter':>5s} {'union':>5s} {'IoU':>6s}  verdict"]
+        for t, p, i, u, iou, cand, m in zip(self.target.tolist(), self.pred.tolist(), self.intersection.tolist(),
+                                            self.union.tolist(), self.iou.tolist(), self.candidate.tolist(),
+                                            self.matched.tolist(), strict=True):
+            verdict = "match" if m else "IoU <= 0.5" if cand else "cannot match"
+            shown = f"{iou:6.3f}" if cand else f"{'-':>6s}"
+            lines.append(f"{seg(*t):14s} {seg(*p):14s} {i:5d} {u if cand else '-':>5} {shown}  {verdict}")
+        return "\n".join(lines)
+
 
 def match_segments(
     pred: Tensor,
