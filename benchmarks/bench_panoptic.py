@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--images", type=int, default=50)
     args = parser.parse_args()
-    pred, target = voronoi_maps(args.images, 128, 20)
+    pred, target = voronoi_maps(args.images, 128, 30)  # about 20 segments: stuff cells of a category merge
     n_seg = sum(len(torch.unique(t.reshape(-1, 2), dim=0)) for t in target) / len(target)
     print(f"{args.images} images of 128x128, {n_seg:.1f} segments per image on average, device {args.device}")
 
