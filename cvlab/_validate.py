@@ -78,3 +78,45 @@ def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
     return value  # type: ignore[return-value]
+
+
+def check_panoptic(x: object, name: str, *, batched: bool = False, values: bool = True) -> torch.Tensor:
+    """Raise unless ``x`` is an integer panoptic map ``(H, W, 2)`` of (category, instance) pairs (with
+    ``batched``, ``(B, H, W, 2)`` is accepted too) whose instance ids are >= 0 (not inspected unless
+    ``values``: for callers that check them in their own pass); return it unchanged."""
+    ndim = (3, 4) if batched else 3
+    check_tensor(x, name, ndim=ndim, shape="(B, H, W, 2) or (H, W, 2)" if batched else "(H, W, 2)", dtype="int")
+    if x.shape[-1] != 2:
+        raise ValueError(f"{name}: expected (category, instance) pairs in the last dimension of size 2, "
+                         f"got {_describe(x)}")
+    if values and x.numel() and bool((x[..., 1] < 0).any()):
+        raise ValueError(f"{name}: expected instance ids >= 0, got {int(x[..., 1].min())}")
+    return x
+
+
+def check_categories(things: object, stuff: object, void: object) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Return ``(things, stuff)`` as tuples of ints, raising unless they are disjoint, free of duplicates, not
+    both empty, and do not contain the ``void`` category id (an int)."""
+    if isinstance(void, bool) or not isinstance(void, int | np.integer):
+        raise TypeError(f"void: expected an int category id, got {type(void).__name__}")
+    out = []
+    for value, name in ((things, "things"), (stuff, "stuff")):
+        if isinstance(value, torch.Tensor):
+            value = value.tolist()
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence | set | frozenset | range):
+            raise TypeError(f"{name}: expected a sequence of int category ids, got {type(value).__name__}")
+        ids = tuple(value)
+        if any(isinstance(v, bool) or not isinstance(v, int | np.integer) for v in ids):
+            raise TypeError(f"{name}: expected int category ids, got {ids!r}")
+        ids = tuple(int(v) for v in ids)
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{name}: expected distinct category ids, got {ids!r}")
+        if int(void) in ids:
+            raise ValueError(f"{name}: the void id {int(void)} cannot be a category, got {ids!r}")
+        out.append(ids)
+    if set(out[0]) & set(out[1]):
+        both = sorted(set(out[0]) & set(out[1]))
+        raise ValueError(f"things and stuff: expected disjoint category ids, both hold {both}")
+    if not out[0] and not out[1]:
+        raise ValueError("things and stuff: expected at least one category, got none")
+    return out[0], out[1]

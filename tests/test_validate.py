@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from cvlab._validate import check_choice, check_int, check_same_shape, check_tensor
+from cvlab._validate import check_categories, check_choice, check_int, check_panoptic, check_same_shape, check_tensor
 
 
 def test_check_tensor_accepts_and_returns():
@@ -52,3 +52,31 @@ def test_check_choice():
     assert check_choice("a", "mode", ("a", "b")) == "a"
     with pytest.raises(ValueError, match="mode: expected one of 'a', 'b', got 'c'"):
         check_choice("c", "mode", ("a", "b"))
+
+
+def test_check_panoptic():
+    x = torch.zeros(2, 3, 2, dtype=torch.long)
+    assert check_panoptic(x, "p") is x
+    check_panoptic(torch.zeros(4, 2, 3, 2, dtype=torch.int32), "p", batched=True)
+    with pytest.raises(ValueError, match=r"p: expected a tensor of shape \(H, W, 2\)"):
+        check_panoptic(torch.zeros(4, 2, 3, 2, dtype=torch.long), "p")
+    with pytest.raises(ValueError, match="last dimension of size 2"):
+        check_panoptic(torch.zeros(2, 3, 3, dtype=torch.long), "p")
+    with pytest.raises(ValueError, match="instance ids >= 0"):
+        check_panoptic(torch.tensor([[[1, -2]]]), "p")
+    check_panoptic(torch.tensor([[[1, -2]]]), "p", values=False)
+
+
+def test_check_categories():
+    assert check_categories([3, 4], range(3), -1) == ((3, 4), (0, 1, 2))
+    assert check_categories(torch.tensor([5]), (), -1) == ((5,), ())
+    with pytest.raises(ValueError, match="disjoint"):
+        check_categories([1, 3], [1], -1)
+    with pytest.raises(ValueError, match="void id -1"):
+        check_categories([-1], [1], -1)
+    with pytest.raises(ValueError, match="distinct"):
+        check_categories([3, 3], [1], -1)
+    with pytest.raises(ValueError, match="at least one category"):
+        check_categories([], [], -1)
+    with pytest.raises(TypeError, match="things: expected a sequence"):
+        check_categories("ab", [1], -1)

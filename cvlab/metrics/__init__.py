@@ -17,3 +17,26 @@ __all__ = [
     "pixel_accuracy",
     "segmentation_scores",
 ]
+
+# panoptic quality (unit 5)
+from cvlab.metrics.panoptic import (  # noqa: E402
+    PanopticCounts,
+    PanopticQualityResult,
+    PQSummary,
+    SegmentPairs,
+    match_segments,
+    panoptic_counts,
+    panoptic_quality,
+    pq_from_counts,
+)
+
+__all__ += [
+    "PQSummary",
+    "PanopticCounts",
+    "PanopticQualityResult",
+    "SegmentPairs",
+    "match_segments",
+    "panoptic_counts",
+    "panoptic_quality",
+    "pq_from_counts",
+]
