@@ -17,3 +17,8 @@ __all__ = [
     "pixel_accuracy",
     "segmentation_scores",
 ]
+
+# depth (unit 6)
+from cvlab.metrics.depth import DEPTH_METRICS, depth_metrics  # noqa: E402
+
+__all__ += ["DEPTH_METRICS", "depth_metrics"]
