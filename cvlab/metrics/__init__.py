@@ -19,6 +19,6 @@ __all__ = [
 ]
 
 # depth (unit 6)
-from cvlab.metrics.depth import DEPTH_METRICS, depth_metrics  # noqa: E402
+from cvlab.metrics.depth import DEPTH_METRICS, align_disparity, depth_metrics  # noqa: E402
 
-__all__ += ["DEPTH_METRICS", "depth_metrics"]
+__all__ += ["DEPTH_METRICS", "depth_metrics", "align_disparity"]

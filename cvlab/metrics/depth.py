@@ -22,7 +22,7 @@ from torch import Tensor
 from cvlab._validate import check_choice
 from cvlab.losses.depth import _maps, _masked_sum, compute_scale_and_shift, masked_median
 
-__all__ = ["DEPTH_METRICS", "depth_metrics"]
+__all__ = ["DEPTH_METRICS", "depth_metrics", "align_disparity"]
 
 DEPTH_METRICS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "delta1", "delta2", "delta3")
 
@@ -92,3 +92,37 @@ def depth_metrics(
         return scores
     has = n > 0
     return {name: torch.where(has, s, 0).sum() / has.sum() for name, s in scores.items()}
+
+
+def align_disparity(
+    pred: Tensor, gt: Tensor, mask: Tensor | None = None, *, max_depth: float | None = None
+) -> Tensor:
+    """MiDaS's evaluation protocol: align a relative disparity to ``1 / gt`` by scale and shift, return depth.
+
+    Per image, ``(s, t) = compute_scale_and_shift(pred, 1 / gt)`` over the valid pixels, then
+    ``depth = 1 / max(s * pred + t, 1 / max_depth)`` — the clamp keeps depths finite and positive where the
+    aligned disparity is near 0 or negative. Score the result with `depth_metrics` (``align=None``).
+
+    Args:
+        pred (Tensor[B, H, W] or Tensor[B, 1, H, W]): relative disparity (inverse depth up to scale and shift).
+        gt (Tensor[B, H, W] or Tensor[B, 1, H, W]): true depth in metres; pixels with ``gt > 0`` (finite) count.
+        mask (Tensor[B, H, W] or Tensor[B, 1, H, W], optional): bool, pixels to fit on (and'ed with ``gt > 0``).
+        max_depth: the largest depth returned, in metres; default each image's largest valid ``gt``.
+
+    Returns:
+        Tensor: depth in metres, the shape and dtype of ``pred``.
+    """
+    if max_depth is not None and not max_depth > 0:
+        raise ValueError(f"max_depth: expected a depth > 0 or None, got {max_depth}")
+    shape = pred.shape
+    pred, gt, mask = _maps(pred, gt, mask, "gt")
+    mask = mask & torch.isfinite(gt) & (gt > 0)
+    one = torch.ones((), dtype=pred.dtype, device=pred.device)
+    inverse = torch.where(mask, 1 / torch.where(mask, gt, one), 0 * one)
+    scale, shift = compute_scale_and_shift(pred, inverse, mask)
+    if max_depth is None:
+        floor = 1 / torch.where(mask, gt, 0 * one).amax((-2, -1)).clamp(min=torch.finfo(pred.dtype).tiny)
+    else:
+        floor = torch.full(scale.shape, 1 / max_depth, dtype=pred.dtype, device=pred.device)
+    aligned = torch.maximum(scale[:, None, None] * pred + shift[:, None, None], floor[:, None, None])
+    return (1 / aligned).reshape(shape)

@@ -3,7 +3,7 @@ import pytest
 import torch
 from sklearn.metrics import mean_absolute_percentage_error, mean_squared_error
 
-from cvlab.metrics.depth import DEPTH_METRICS, depth_metrics
+from cvlab.metrics.depth import DEPTH_METRICS, align_disparity, depth_metrics
 
 
 def _batch(seed, b=3, h=8, w=9, dtype=torch.float64):
@@ -107,3 +107,20 @@ def test_validation():
         depth_metrics(x, x, align="mean")
     with pytest.raises(ValueError, match="pred and gt"):
         depth_metrics(x, torch.rand(1, 4, 5))
+
+
+def test_align_disparity_recovers_depth_from_affine_disparity():
+    _, gt, mask = _batch(5)
+    disparity = 0.3 / gt + 2.0  # scale and shift unknown to the metric
+    depth = align_disparity(disparity[:, None], gt[:, None], mask[:, None])
+    assert depth.shape == (3, 1, 8, 9)
+    torch.testing.assert_close(depth[:, 0][mask], gt[mask])
+    scores = depth_metrics(depth, gt[:, None], mask[:, None])
+    assert scores["abs_rel"].item() == pytest.approx(0, abs=1e-10)
+
+
+def test_align_disparity_clamps_at_max_depth():
+    gt = torch.tensor([[[1.0, 2.0, 4.0]]])
+    pred = torch.tensor([[[-1.0, -2.0, -4.0]]])  # fits 1/gt with a negative scale; near-zero disparities clamp
+    depth = align_disparity(pred, gt, max_depth=3.0)
+    assert torch.isfinite(depth).all() and (depth <= 3.0 + 1e-6).all() and (depth > 0).all()
