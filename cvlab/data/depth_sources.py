@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
 from cvlab._validate import check_choice, check_int
 from cvlab.data.datasets import SPLIT_SEEDS
@@ -55,6 +56,21 @@ class MixedDepth:
     shift: torch.Tensor
     K: torch.Tensor
     sources: tuple[str, ...]
+
+    def dataset(self) -> Dataset:
+        """The pairs ``(image, (target, valid))`` for a ``DataLoader`` and `cvlab.train.fit`."""
+        return _Pairs(self.image, self.target, self.valid)
+
+
+class _Pairs(Dataset):
+    def __init__(self, image: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> None:
+        self.image, self.target, self.valid = image, target, valid
+
+    def __len__(self) -> int:
+        return len(self.image)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        return self.image[i], (self.target[i], self.valid[i])
 
 
 def _scale_and_shift(name: str, focal: float, rng: np.random.Generator) -> tuple[float, float]:

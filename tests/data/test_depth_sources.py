@@ -32,3 +32,11 @@ def test_bad_arguments():
         mixed_depth_sources(n=2, size=16, sources=("lidar",))
     with pytest.raises(ValueError, match="split"):
         mixed_depth_sources("dev", n=2, size=16)
+
+
+def test_dataset_pairs_for_fit():
+    data = mixed_depth_sources("train", n=3, size=16)
+    ds = data.dataset()
+    image, (target, valid) = ds[2]
+    assert len(ds) == 3 and torch.equal(image, data.image[2]) and torch.equal(target, data.target[2])
+    assert valid.dtype == torch.bool
