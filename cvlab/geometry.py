@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from cvlab._validate import check_tensor
 
-__all__ = ["backproject", "normals_from_depth", "pixel_rays"]
+__all__ = ["backproject", "depth_to_points", "normals_from_depth", "pixel_rays", "project"]
 
 
 def _as_batch(depth: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
@@ -75,6 +75,51 @@ def backproject(depth: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     depth, K, single = _as_batch(depth, K)
     points = depth[:, None] * pixel_rays(K, *depth.shape[-2:])
     return points[0] if single else points
+
+
+def depth_to_points(depth: torch.Tensor, K: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The point cloud of one depth map: `backproject` flattened to one row per (valid) pixel.
+
+    Args:
+        depth (Tensor[H, W]): z in metres.
+        K (Tensor[3, 3]): intrinsics in pixels.
+        mask (Tensor[H, W], optional): bool, True on pixels to keep (default: every pixel).
+
+    Returns:
+        Tensor[N, 3]: X, Y, Z of the kept pixels in row-major order (``N = H * W`` without a mask).
+    """
+    check_tensor(depth, "depth", ndim=2, shape="(H, W)", dtype="float")
+    points = backproject(depth, K).flatten(1).T
+    if mask is None:
+        return points
+    check_tensor(mask, "mask", ndim=2, shape="(H, W)", dtype="bool")
+    if mask.shape != depth.shape:
+        raise ValueError(f"mask: expected the shape of depth {tuple(depth.shape)}, got {tuple(mask.shape)}")
+    return points[mask.flatten()]
+
+
+def project(points: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """Project camera-frame points to pixel coordinates, the inverse of `backproject`.
+
+    ``(u, v)`` is returned as (column, row) *indices*: the centre of pixel ``(u, v)`` projects to exactly
+    ``(u, v)`` (the module's ``+ 0.5`` pixel-centre convention undone), so ``project(depth_to_points(d, K), K)``
+    gives every pixel's own index.
+
+    Args:
+        points (Tensor[..., 3]): X, Y, Z in metres, Z > 0.
+        K (Tensor[3, 3]): intrinsics in pixels.
+
+    Returns:
+        Tensor[..., 2]: ``(u, v)`` in pixels, in the points' dtype.
+    """
+    check_tensor(points, "points", shape="(..., 3)", dtype="float")
+    check_tensor(K, "K", ndim=2, shape="(3, 3)", dtype="float", finite=True)
+    if points.dim() == 0 or points.shape[-1] != 3:
+        raise ValueError(f"points: expected a last dimension of 3 (X, Y, Z), got shape {tuple(points.shape)}")
+    if K.shape != (3, 3):
+        raise ValueError(f"K: expected intrinsics of shape (3, 3), got shape {tuple(K.shape)}")
+    homogeneous = points @ K.to(points.dtype).T
+    return homogeneous[..., :2] / homogeneous[..., 2:] - 0.5
 
 
 def normals_from_depth(depth: torch.Tensor, K: torch.Tensor) -> torch.Tensor:

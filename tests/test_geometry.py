@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cvlab.geometry import backproject, normals_from_depth, pixel_rays
+from cvlab.geometry import backproject, depth_to_points, normals_from_depth, pixel_rays, project
 
 K = torch.tensor([[80.0, 0.0, 33.0], [0.0, 70.0, 20.0], [0.0, 0.0, 1.0]])
 
@@ -91,3 +91,30 @@ def test_bad_input(depth, K_, error, match):
 def test_normals_need_two_pixels():
     with pytest.raises(ValueError, match="at least 2x2"):
         normals_from_depth(torch.ones(1, 5), K)
+
+
+def test_depth_to_points_and_project_round_trip():
+    depth = torch.rand(5, 7, dtype=torch.float64) * 3 + 1
+    Kd = K.double()
+    points = depth_to_points(depth, Kd)
+    assert points.shape == (35, 3)
+    torch.testing.assert_close(points[:, 2], depth.flatten())
+    uv = project(points, Kd)
+    v, u = torch.meshgrid(torch.arange(5.0), torch.arange(7.0), indexing="ij")
+    torch.testing.assert_close(uv, torch.stack([u.flatten(), v.flatten()], 1).double())
+    # x follows the column, y the row; the principal point is where x = y = 0
+    assert points[1, 0] > points[0, 0] and points[7, 1] > points[0, 1]
+    centre = torch.tensor([[0.0, 0.0, 2.0]], dtype=torch.float64)
+    torch.testing.assert_close(project(centre, Kd), torch.tensor([[33.0 - 0.5, 20.0 - 0.5]], dtype=torch.float64))
+
+
+def test_depth_to_points_mask_keeps_row_major_order():
+    depth = torch.rand(4, 6) + 1
+    mask = torch.rand(4, 6) > 0.5
+    points = depth_to_points(depth, K, mask)
+    assert points.shape == (int(mask.sum()), 3)
+    torch.testing.assert_close(points, backproject(depth, K).permute(1, 2, 0)[mask])
+    with pytest.raises(ValueError, match="mask: expected the shape of depth"):
+        depth_to_points(depth, K, mask[:2])
+    with pytest.raises(ValueError, match="points: expected a last dimension of 3"):
+        project(torch.ones(4, 2), K)

@@ -8,3 +8,24 @@ from cvlab.losses.boxes import GIoULoss, IoULoss, giou_loss, iou_loss
 from cvlab.losses.segmentation import SigmoidFocalLoss, sigmoid_focal_loss
 
 __all__ = ["iou_loss", "giou_loss", "IoULoss", "GIoULoss", "sigmoid_focal_loss", "SigmoidFocalLoss"]
+
+# depth (unit 6)
+from cvlab.losses.depth import (  # noqa: E402
+    GradientMatchingLoss,
+    SILogLoss,
+    SSILoss,
+    compute_scale_and_shift,
+    gradient_matching_loss,
+    silog_loss,
+    ssi_loss,
+)
+
+__all__ += [
+    "compute_scale_and_shift",
+    "ssi_loss",
+    "gradient_matching_loss",
+    "silog_loss",
+    "SSILoss",
+    "GradientMatchingLoss",
+    "SILogLoss",
+]

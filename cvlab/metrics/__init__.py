@@ -40,3 +40,7 @@ __all__ += [
     "panoptic_quality",
     "pq_from_counts",
 ]
+# depth (unit 6)
+from cvlab.metrics.depth import DEPTH_METRICS, align_disparity, depth_metrics  # noqa: E402
+
+__all__ += ["DEPTH_METRICS", "depth_metrics", "align_disparity"]
