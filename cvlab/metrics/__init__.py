@@ -1,4 +1,4 @@
-"""Metrics for dense prediction: segmentation scores from a confusion matrix (more to come)."""
+"""Metrics for dense prediction: segmentation scores from a confusion matrix, boundary IoU (more to come)."""
 
 from cvlab.metrics.segmentation import (
     confusion_matrix,
@@ -17,3 +17,8 @@ __all__ = [
     "pixel_accuracy",
     "segmentation_scores",
 ]
+
+# boundary IoU (unit 3)
+from cvlab.metrics.segmentation import boundary_iou, boundary_iou_per_class, mask_to_boundary  # noqa: E402
+
+__all__ += ["mask_to_boundary", "boundary_iou", "boundary_iou_per_class"]
