@@ -8,3 +8,24 @@ from cvlab.losses.boxes import GIoULoss, IoULoss, giou_loss, iou_loss
 from cvlab.losses.segmentation import SigmoidFocalLoss, sigmoid_focal_loss
 
 __all__ = ["iou_loss", "giou_loss", "IoULoss", "GIoULoss", "sigmoid_focal_loss", "SigmoidFocalLoss"]
+
+# segmentation losses (unit 3)
+from cvlab.losses.segmentation import (  # noqa: E402
+    DiceLoss,
+    SoftmaxFocalLoss,
+    WeightedCrossEntropyLoss,
+    class_weights,
+    dice_loss,
+    softmax_focal_loss,
+    weighted_cross_entropy,
+)
+
+__all__ += [
+    "class_weights",
+    "weighted_cross_entropy",
+    "WeightedCrossEntropyLoss",
+    "dice_loss",
+    "DiceLoss",
+    "softmax_focal_loss",
+    "SoftmaxFocalLoss",
+]
