@@ -120,3 +120,61 @@ def check_categories(things: object, stuff: object, void: object) -> tuple[tuple
     if not out[0] and not out[1]:
         raise ValueError("things and stuff: expected at least one category, got none")
     return out[0], out[1]
+
+
+# --- segmentation labels, logits and scalar options (metrics and losses) ---
+
+
+def check_ignore_index(value: object, name: str = "ignore_index") -> int | None:
+    """Return ``value`` unless it is neither an int nor None (the marker of unlabeled pixels)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | np.integer)):
+        raise TypeError(f"{name}: expected an int or None, got {type(value).__name__}")
+    return None if value is None else int(value)
+
+
+def check_class_ids(
+    values: torch.Tensor, name: str, num_classes: int, ignore_index: int | None = None
+) -> torch.Tensor:
+    """Raise ``ValueError`` unless every entry of ``values`` is in ``[0, num_classes)`` or is ``ignore_index``.
+
+    Returns the bool mask of the counted entries (those that are not ``ignore_index``).
+    """
+    counted = values != ignore_index if ignore_index is not None else torch.ones_like(values, dtype=torch.bool)
+    bad = counted & ((values < 0) | (values >= num_classes))
+    if bool(bad.any()):
+        first = int(values[bad].flatten()[0])
+        raise ValueError(
+            f"{name}: expected class ids in [0, {num_classes}), got {first} ({int(bad.sum())} pixel(s) out of range)"
+        )
+    return counted
+
+
+def check_logits_and_labels(logits: object, target: object, *, logits_name: str = "logits") -> None:
+    """Raise unless ``logits`` is a floating ``(B, K, ...)`` tensor and ``target`` integer ``(B, ...)`` to match."""
+    check_tensor(logits, logits_name, dtype="float", shape="(B, K, ...)")
+    check_tensor(target, "target", dtype="int", shape="(B, ...)")
+    if logits.dim() < 2 or logits.shape[0] != target.shape[0] or logits.shape[2:] != target.shape[1:]:
+        raise ValueError(
+            f"{logits_name} and target: expected shapes (B, K, ...) and (B, ...) with the same B and spatial size, "
+            f"got {tuple(logits.shape)} and {tuple(target.shape)}"
+        )
+    if logits.shape[1] < 2:
+        raise ValueError(f"{logits_name}: expected K >= 2 class scores along dimension 1, got {tuple(logits.shape)}")
+
+
+def check_number(
+    value: object, name: str, *, minimum: float | None = None, maximum: float | None = None, open_min: bool = False
+) -> float:
+    """Return ``value`` as a float, raising unless it is a real number in ``[minimum, maximum]``.
+
+    ``open_min=True`` excludes ``minimum`` itself (e.g. a smoothing term that must be > 0).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+    value = float(value)
+    low = minimum is not None and (value <= minimum if open_min else value < minimum)
+    if value != value or low or (maximum is not None and value > maximum):
+        lo = "-inf" if minimum is None else f"{minimum:g}"
+        hi = "inf" if maximum is None else f"{maximum:g}"
+        raise ValueError(f"{name}: expected a number in {'(' if open_min else '['}{lo}, {hi}], got {value:g}")
+    return value

@@ -2,7 +2,18 @@ import numpy as np
 import pytest
 import torch
 
-from cvlab._validate import check_categories, check_choice, check_int, check_panoptic, check_same_shape, check_tensor
+from cvlab._validate import (
+    check_categories,
+    check_choice,
+    check_class_ids,
+    check_ignore_index,
+    check_int,
+    check_logits_and_labels,
+    check_number,
+    check_panoptic,
+    check_same_shape,
+    check_tensor,
+)
 
 
 def test_check_tensor_accepts_and_returns():
@@ -80,3 +91,39 @@ def test_check_categories():
         check_categories([], [], -1)
     with pytest.raises(TypeError, match="things: expected a sequence"):
         check_categories("ab", [1], -1)
+
+
+def test_check_class_ids_returns_counted_mask_and_names_the_first_bad_id():
+    values = torch.tensor([0, 2, 255, 1])
+    assert check_class_ids(values, "t", 3, 255).tolist() == [True, True, False, True]
+    with pytest.raises(ValueError, match=r"t: expected class ids in \[0, 3\), got 255 \(1 pixel\(s\) out of range\)"):
+        check_class_ids(values, "t", 3)
+
+
+def test_check_ignore_index():
+    assert check_ignore_index(None) is None and check_ignore_index(np.int64(255)) == 255
+    with pytest.raises(TypeError, match="ignore_index: expected an int or None, got float"):
+        check_ignore_index(255.0)
+
+
+def test_check_logits_and_labels():
+    check_logits_and_labels(torch.zeros(2, 3, 4, 5), torch.zeros(2, 4, 5, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"logits and target: expected shapes \(B, K, \.\.\.\) and \(B, \.\.\.\)"):
+        check_logits_and_labels(torch.zeros(2, 3, 4, 5), torch.zeros(2, 5, 4, dtype=torch.long))
+
+
+@pytest.mark.parametrize(
+    "value, kwargs, error, match",
+    [
+        ("1", {}, TypeError, "g: expected a number, got str"),
+        (True, {}, TypeError, "g: expected a number, got bool"),
+        (-1.0, {"minimum": 0.0}, ValueError, r"g: expected a number in \[0, inf\], got -1"),
+        (0.0, {"minimum": 0.0, "open_min": True}, ValueError, r"g: expected a number in \(0, inf\], got 0"),
+        (2.0, {"maximum": 1.0}, ValueError, r"g: expected a number in \[-inf, 1\], got 2"),
+        (float("nan"), {}, ValueError, "g: expected a number"),
+    ],
+)
+def test_check_number(value, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        check_number(value, "g", **kwargs)
+    assert check_number(0.5, "g", minimum=0.0, maximum=1.0) == 0.5

@@ -29,3 +29,24 @@ __all__ += [
     "GradientMatchingLoss",
     "SILogLoss",
 ]
+
+# segmentation losses (unit 3)
+from cvlab.losses.segmentation import (  # noqa: E402
+    DiceLoss,
+    SoftmaxFocalLoss,
+    WeightedCrossEntropyLoss,
+    class_weights,
+    dice_loss,
+    softmax_focal_loss,
+    weighted_cross_entropy,
+)
+
+__all__ += [
+    "class_weights",
+    "weighted_cross_entropy",
+    "WeightedCrossEntropyLoss",
+    "dice_loss",
+    "DiceLoss",
+    "softmax_focal_loss",
+    "SoftmaxFocalLoss",
+]

@@ -1,4 +1,4 @@
-"""Metrics for dense prediction: segmentation scores from a confusion matrix (more to come)."""
+"""Metrics for dense prediction: segmentation scores from a confusion matrix, boundary IoU (more to come)."""
 
 from cvlab.metrics.segmentation import (
     confusion_matrix,
@@ -44,3 +44,8 @@ __all__ += [
 from cvlab.metrics.depth import DEPTH_METRICS, align_disparity, depth_metrics  # noqa: E402
 
 __all__ += ["DEPTH_METRICS", "depth_metrics", "align_disparity"]
+
+# boundary IoU (unit 3)
+from cvlab.metrics.segmentation import boundary_iou, boundary_iou_per_class, mask_to_boundary  # noqa: E402
+
+__all__ += ["mask_to_boundary", "boundary_iou", "boundary_iou_per_class"]

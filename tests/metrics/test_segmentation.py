@@ -2,13 +2,19 @@ import math
 
 import numpy as np
 import pytest
+import scipy.ndimage as ndi
 import sklearn.metrics as skm
 import torch
+import torch.nn.functional as F
+from skimage import morphology
 
 from cvlab.metrics import (
+    boundary_iou,
+    boundary_iou_per_class,
     confusion_matrix,
     dice_per_class,
     iou_per_class,
+    mask_to_boundary,
     mean_iou,
     pixel_accuracy,
     segmentation_scores,
@@ -165,3 +171,170 @@ def test_confusion_matrix_bad_num_classes():
 def test_confusion_consumers_bad_input(fn, conf, message):
     with pytest.raises((ValueError, TypeError), match=message):
         fn(conf)
+
+
+# --- per-image and stacked confusion matrices ---
+
+
+def test_per_image_matrices_sum_to_the_batch_matrix():
+    pred, target = _random_case(seed=5, shape=(3, 11, 7))
+    per = confusion_matrix(pred, target, K, per_image=True)
+    assert per.shape == (3, K, K) and per.dtype == torch.int64
+    for b in range(3):
+        assert torch.equal(per[b], confusion_matrix(pred[b], target[b], K))
+    assert torch.equal(per.sum(0), confusion_matrix(pred, target, K))
+
+
+def test_scores_of_stacked_matrices_are_per_matrix():
+    pred, target = _random_case(seed=6, shape=(4, 9, 9))
+    per = confusion_matrix(pred, target, K, per_image=True)
+    for fn in (pixel_accuracy, iou_per_class, dice_per_class, mean_iou):
+        stacked = fn(per)
+        one_by_one = torch.stack([fn(c) for c in per])
+        torch.testing.assert_close(stacked, one_by_one, equal_nan=True)
+
+
+def test_per_image_needs_a_batch_dimension():
+    with pytest.raises(ValueError, match="per_image"):
+        confusion_matrix(torch.tensor(0), torch.tensor(0), 2, per_image=True)
+
+
+def test_confusion_matrix_does_not_mutate_inputs():
+    pred, target = _random_case(seed=7)
+    p0, t0 = pred.clone(), target.clone()
+    confusion_matrix(pred, target, K, per_image=True)
+    assert torch.equal(pred, p0) and torch.equal(target, t0)
+
+
+# --- boundary IoU (Cheng et al., CVPR 2021) ---
+
+
+def _paper_boundary(mask: np.ndarray, ratio: float) -> np.ndarray:
+    """The Boundary IoU reference code's steps with SciPy: 1-px zero border, d iterations of a 3x3 erosion."""
+    h, w = mask.shape
+    d = max(1, int(round(ratio * np.sqrt(h**2 + w**2))))
+    padded = np.pad(mask, 1)  # cv2.copyMakeBorder(..., value=0)
+    eroded = ndi.binary_erosion(padded, np.ones((3, 3)), iterations=d, border_value=1)[1:-1, 1:-1]
+    return mask & ~eroded
+
+
+def _skimage_boundary(mask: np.ndarray, ratio: float) -> np.ndarray:
+    """The same band with scikit-image: one (2d+1)^2 square erosion, outside the image = 0."""
+    h, w = mask.shape
+    d = max(1, int(round(ratio * np.hypot(h, w))))
+    eroded = morphology.erosion(mask.astype(np.uint8), np.ones((2 * d + 1, 2 * d + 1)), mode="constant", cval=0)
+    return mask & ~eroded.astype(bool)
+
+
+def _blobs(seed: int, shape=(3, 37, 41)) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(shape[0], 1, 6, 7, generator=g)
+    return (F.interpolate(coarse, size=shape[1:], mode="bilinear") > 0.5)[:, 0]
+
+
+def test_mask_to_boundary_hand_case():
+    m = torch.zeros(5, 5, dtype=torch.bool)
+    m[1:4, 1:4] = True
+    band = mask_to_boundary(m, dilation_ratio=0.1)  # d = round(0.1 * 7.07) = 1
+    expected = m.clone()
+    expected[2, 2] = False
+    assert torch.equal(band, expected)
+
+
+def test_mask_to_boundary_image_border_is_background():
+    full = torch.ones(4, 4, dtype=torch.bool)
+    band = mask_to_boundary(full, dilation_ratio=0.2)  # d = 1: the outer ring, not the 2x2 centre
+    assert band.sum() == 12 and not band[1:3, 1:3].any()
+
+
+@pytest.mark.parametrize("ratio", [0.02, 0.05, 0.1, 0.3])
+def test_mask_to_boundary_matches_reference_code_and_skimage(ratio):
+    masks = _blobs(0)
+    band = mask_to_boundary(masks, ratio)
+    for m, b in zip(masks.numpy(), band.numpy(), strict=True):
+        np.testing.assert_array_equal(b, _paper_boundary(m, ratio))
+        np.testing.assert_array_equal(b, _skimage_boundary(m, ratio))
+
+
+def test_boundary_iou_one_pixel_shift_hand_case():
+    target = torch.zeros(8, 8, dtype=torch.bool)
+    target[2:6, 2:6] = True
+    pred = torch.roll(target, 1, dims=1)
+    # d = 1: two 12-pixel rings sharing 3 + 3 pixels of their top and bottom rows -> 6 / 18
+    assert boundary_iou(pred, target, dilation_ratio=0.1).item() == pytest.approx(1 / 3)
+    mask_iou = (pred & target).sum() / (pred | target).sum()
+    assert mask_iou.item() == pytest.approx(12 / 20)
+
+
+def test_boundary_iou_matches_reference_formula():
+    pred, target = _blobs(1), _blobs(2)
+    ours = boundary_iou(pred, target)
+    for i, (p, t) in enumerate(zip(pred.numpy(), target.numpy(), strict=True)):
+        bp, bt = _paper_boundary(p, 0.02), _paper_boundary(t, 0.02)
+        assert ours[i].item() == pytest.approx((bp & bt).sum() / (bp | bt).sum())
+    assert ours.shape == (3,) and ours.dtype == torch.get_default_dtype()
+
+
+def test_boundary_iou_identical_empty_and_disjoint():
+    m = _blobs(3)[0]
+    assert boundary_iou(m, m).item() == 1.0
+    empty = torch.zeros_like(m)
+    assert math.isnan(boundary_iou(empty, empty).item())
+    assert boundary_iou(m, empty).item() == 0.0
+
+
+def test_boundary_iou_per_class_sums_counts_over_images():
+    g = torch.Generator().manual_seed(4)
+    target = torch.randint(0, 3, (2, 6, 5), generator=g).repeat_interleave(4, 1).repeat_interleave(4, 2)
+    pred = torch.where(torch.rand(target.shape, generator=g) < 0.9, target, torch.randint(0, 3, target.shape))
+    target[0, :3, :3] = 255
+    ours = boundary_iou_per_class(pred, target, 4)
+    counted = (target != 255).numpy()
+    for k in range(3):
+        inter = union = 0
+        for p, t, c in zip(pred.numpy(), target.numpy(), counted, strict=True):
+            bp, bt = _paper_boundary(p == k, 0.02) & c, _paper_boundary(t == k, 0.02) & c
+            inter, union = inter + (bp & bt).sum(), union + (bp | bt).sum()
+        assert ours[k].item() == pytest.approx(inter / union)
+    assert math.isnan(ours[3].item())  # class 3 nowhere: undefined, skipped by nanmean
+
+
+def test_boundary_iou_per_class_perfect_prediction():
+    target = _blobs(5).long() + 1
+    assert torch.equal(boundary_iou_per_class(target, target, 3)[1:], torch.ones(2))
+
+
+def test_boundary_does_not_mutate_and_keeps_device():
+    m = _blobs(6)
+    m0 = m.clone()
+    out = mask_to_boundary(m)
+    assert torch.equal(m, m0) and out.device == m.device and out.dtype == torch.bool
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_boundary_on_cuda():
+    pred, target = _blobs(7), _blobs(8)
+    assert torch.equal(boundary_iou(pred.cuda(), target.cuda()).cpu(), boundary_iou(pred, target))
+    p, t = pred.long(), target.long()
+    got = boundary_iou_per_class(p.cuda(), t.cuda(), 2)
+    assert got.device.type == "cuda"
+    torch.testing.assert_close(got.cpu(), boundary_iou_per_class(p, t, 2))
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: mask_to_boundary(torch.zeros(4, 4)), r"mask: expected a bool tensor"),
+        (lambda: mask_to_boundary(torch.zeros(4, dtype=torch.bool)), r"mask: expected a tensor of shape \(\.\.\."),
+        (lambda: mask_to_boundary(torch.zeros(4, 4, dtype=torch.bool), 0.0), r"dilation_ratio: expected a number"),
+        (lambda: boundary_iou(torch.zeros(4, 4, dtype=torch.bool), torch.zeros(4, 5, dtype=torch.bool)),
+         r"pred and target: expected the same shape"),
+        (lambda: boundary_iou_per_class(torch.zeros(4, 4, dtype=torch.long), torch.full((4, 4), 3), 3),
+         r"target: expected class ids in \[0, 3\), got 3"),
+        (lambda: boundary_iou_per_class(torch.full((4, 4), 9), torch.zeros(4, 4, dtype=torch.long), 3),
+         r"pred: expected class ids in \[0, 3\), got 9"),
+    ],
+)
+def test_boundary_bad_input(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call()
