@@ -17,3 +17,8 @@ __all__ = [
     "pixel_accuracy",
     "segmentation_scores",
 ]
+
+# image fidelity for restoration (unit 7)
+from cvlab.metrics.image import psnr, ssim  # noqa: E402
+
+__all__ += ["psnr", "ssim"]
