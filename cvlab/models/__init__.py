@@ -1,3 +1,8 @@
 """Small models that train on a CPU within a lesson's budget: FCN, U-Net, depth, multi-task, Mask R-CNN factory."""
 
 __all__: list[str] = []
+
+# restoration networks (unit 7)
+from cvlab.models.restoration import EDSR, DnCNN  # noqa: E402
+
+__all__ += ["DnCNN", "EDSR"]
