@@ -23,8 +23,12 @@ original) and the 102-pixel ``microaneurysms``.
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -53,6 +57,12 @@ __all__ = [
     "classical_denoise",
     "DEBLURRERS",
     "classical_deblur",
+    "Recipe",
+    "RECIPES",
+    "build_model",
+    "train_recipe",
+    "load_pretrained",
+    "restore",
 ]
 
 TEST_IMAGES: tuple[str, ...] = ("astronaut", "chelsea", "coffee")
@@ -566,3 +576,174 @@ def classical_deblur(blurred: Tensor, kernel: Tensor, method: str, *, balance: f
     x, single = _batched(blurred)
     out = torch.stack([_from_numpy_hwc(one(_to_numpy_hwc(image)), image) for image in x]).clamp(0, 1)
     return out[0] if single else out
+
+
+# ------------------------------------------------------------------------------------- training recipes, weights
+WEIGHTS_DIR = Path(__file__).resolve().parent / "models" / "weights"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one of the course's restoration networks is trained: model, degradation, data and optimiser.
+
+    Patches come from ``PatchDataset(load_split("train", 2), ...)`` (the training photographs at half size, the
+    scale of the lesson's test images), in index order, ``batch_size`` per step; Adam at a constant ``lr`` (so
+    the weights after ``k`` steps are those of the same recipe with ``steps=k``); float32 on the CPU.
+
+    Attributes:
+        model (str): ``"dncnn"`` or ``"edsr"``; ``model_args`` are its keyword arguments.
+        degradation (str): ``"noise"`` (``add_gaussian_noise`` with ``sigma``) or ``"downsample"``
+            (:func:`downsample` by ``model_args["scale"]``).
+        loss (str): ``"mse"`` or ``"l1"`` (EDSR's choice).
+        reached (dict): test-split scores of the shipped weights (mean PSNR in dB on ``load_split("test", 2)``,
+            noise seeds 0, 1, 2), recorded when they were made.
+        sha256 (str): hash of the shipped weight file.
+    """
+
+    model: str
+    model_args: dict = field(default_factory=dict)
+    degradation: str = "noise"
+    sigma: float = 25.0
+    patch_size: int = 40
+    batch_size: int = 16
+    steps: int = 1000
+    lr: float = 1e-3
+    loss: str = "mse"
+    seed: int = 0
+    reached: dict = field(default_factory=dict)
+    sha256: str = ""
+
+
+RECIPES: dict[str, Recipe] = {
+    "dncnn_sigma25": Recipe(
+        model="dncnn", model_args={"features": 32, "depth": 8}, degradation="noise", sigma=25.0,
+        patch_size=40, batch_size=16, steps=1000, lr=2e-3, loss="mse",
+    ),
+    "edsr_x2": Recipe(
+        model="edsr", model_args={"scale": 2, "features": 32, "blocks": 4}, degradation="downsample",
+        patch_size=48, batch_size=16, steps=1000, lr=1e-3, loss="l1",
+    ),
+}
+"""The recipes behind the weights the lesson loads; ``python -m cvlab.restoration train NAME`` reruns one."""
+
+
+def build_model(name: str) -> torch.nn.Module:
+    """A freshly initialised network of recipe ``name`` (seeded with the recipe's seed)."""
+    from cvlab.models.restoration import EDSR, DnCNN
+
+    check_choice(name, "name", tuple(RECIPES))
+    recipe = RECIPES[name]
+    torch.manual_seed(recipe.seed)
+    return (DnCNN if recipe.model == "dncnn" else EDSR)(**recipe.model_args)
+
+
+def _recipe_degrade(recipe: Recipe) -> Callable[[Tensor, torch.Generator], Tensor]:
+    if recipe.degradation == "noise":
+        return lambda x, g: add_gaussian_noise(x, recipe.sigma, generator=g)
+    return lambda x, g: downsample(x, recipe.model_args["scale"])
+
+
+def train_recipe(
+    name: str,
+    steps: int | None = None,
+    *,
+    checkpoints: Sequence[int] = (),
+    out: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[torch.nn.Module, list[float]]:
+    """Train recipe ``name`` from scratch on the CPU; returns the model (eval mode) and the loss of every step.
+
+    Args:
+        name (str): a key of :data:`RECIPES`.
+        steps (int, optional): override the recipe's number of steps (a shorter run of the same recipe).
+        checkpoints (sequence of int): steps after which to save the weights as ``<out>/<name>_<step>.pt``.
+        out (str or Path, optional): folder for the checkpoints and the final ``<out>/<name>.pt``.
+        progress (bool): print the mean loss every 100 steps.
+    """
+    check_choice(name, "name", tuple(RECIPES))
+    recipe = RECIPES[name]
+    steps = check_int(steps if steps is not None else recipe.steps, "steps")
+    model = build_model(name).train()
+    data = PatchDataset(load_split("train", 2), _recipe_degrade(recipe), recipe.patch_size,
+                        length=steps * recipe.batch_size, seed=recipe.seed)
+    loader = torch.utils.data.DataLoader(data, batch_size=recipe.batch_size, shuffle=False)
+    loss_fn = F.mse_loss if recipe.loss == "mse" else F.l1_loss
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+    losses: list[float] = []
+    for step, (degraded, clean) in enumerate(loader, start=1):
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(degraded), clean)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        if progress and step % 100 == 0:
+            print(f"{name} step {step}/{steps}: loss {np.mean(losses[-100:]):.5f}", flush=True)
+        if out is not None and step in checkpoints:
+            _save(model, Path(out) / f"{name}_{step}.pt")
+    if out is not None:
+        _save(model, Path(out) / f"{name}.pt")
+    return model.eval(), losses
+
+
+def _save(model: torch.nn.Module, path: Path) -> None:
+    """Save the weights in float16 (half the size; the lesson's scores change by under 0.01 dB)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.half() for k, v in model.state_dict().items()}, path)
+
+
+def load_pretrained(name: str) -> torch.nn.Module:
+    """The network of recipe ``name`` with the course's shipped weights, float32, in eval mode, on the CPU.
+
+    The weight file (``cvlab/models/weights/<name>.pt``) is checked against the recipe's ``sha256`` first.
+    """
+    check_choice(name, "name", tuple(RECIPES))
+    path = WEIGHTS_DIR / f"{name}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; reinstall cvlab or run: python -m cvlab.restoration train {name}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if RECIPES[name].sha256 and digest != RECIPES[name].sha256:
+        raise ValueError(f"{path}: expected sha256 {RECIPES[name].sha256}, got {digest}; the file was changed")
+    model = build_model(name)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    return model.eval()
+
+
+def restore(model: torch.nn.Module, images: Sequence[Tensor]) -> list[Tensor]:
+    """Run ``model`` on each image of a list (sizes may differ), in eval mode without gradients, on the model's
+    device; outputs clamped to [0, 1] and returned on the device of each input.
+
+    Args:
+        model (nn.Module): maps ``(1, 3, H, W)`` to a restored ``(1, 3, H', W')``.
+        images (sequence of Tensor[3, H, W]): degraded images.
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    for i, image in enumerate(images):
+        check_tensor(image, f"images[{i}]", ndim=3, shape="(3, H, W)", dtype="float")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        out = [model(image[None].to(device))[0].clamp(0, 1).to(image.device) for image in images]
+    model.train(was_training)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cvlab.restoration",
+                                     description="Train a restoration network by its course recipe (CPU).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train one recipe and save its weights")
+    train.add_argument("name", choices=sorted(RECIPES))
+    train.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
+    train.add_argument("--checkpoints", type=int, nargs="*", default=[], help="also save after these steps")
+    train.add_argument("--out", type=Path, default=Path("."), help="folder for the weight files")
+    args = parser.parse_args(argv)
+    train_recipe(args.name, args.steps, checkpoints=args.checkpoints, out=args.out)
+    print(f"saved {args.out / (args.name + '.pt')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

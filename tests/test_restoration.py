@@ -11,6 +11,7 @@ from cvlab.metrics import psnr
 from cvlab.restoration import (
     DEBLURRERS,
     DENOISERS,
+    RECIPES,
     TEST_IMAGES,
     TRAIN_IMAGES,
     PatchDataset,
@@ -24,8 +25,11 @@ from cvlab.restoration import (
     crop_to_multiple,
     downsample,
     gaussian_kernel,
+    load_pretrained,
     load_split,
     motion_kernel,
+    restore,
+    train_recipe,
     upsample_bicubic,
 )
 
@@ -220,3 +224,34 @@ def test_classical_deblurrers_help_and_equal_skimage(photo):
     expected = sk.wiener(channel, kernel.double().numpy(), 0.01, clip=False)[7:-7, 7:-7]
     ours = classical_deblur(blurred[None].double(), kernel, "wiener")[0, 1].numpy()
     np.testing.assert_allclose(ours, np.clip(expected, 0, 1), atol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------ recipes and weights
+def test_restore_clamps_keeps_mode_and_leaves_inputs(photo):
+    net = torch.nn.Conv2d(3, 3, 1)
+    torch.nn.init.constant_(net.weight, 0.0)
+    torch.nn.init.constant_(net.bias, 2.0)
+    net.train()
+    images = [photo, photo[:, :50, :61]]
+    out = restore(net, images)
+    assert [o.shape for o in out] == [i.shape for i in images]
+    assert all(bool((o == 1).all()) for o in out) and net.training
+
+
+def test_train_recipe_is_deterministic_and_saves(tmp_path):
+    model_a, losses_a = train_recipe("edsr_x2", steps=2, progress=False, out=tmp_path, checkpoints=[1])
+    _, losses_b = train_recipe("edsr_x2", steps=2, progress=False)
+    assert losses_a == losses_b and len(losses_a) == 2
+    assert {p.name for p in tmp_path.iterdir()} == {"edsr_x2.pt", "edsr_x2_1.pt"}
+    assert not model_a.training
+    with pytest.raises(ValueError, match="name"):
+        train_recipe("bm3d", steps=1)
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_shipped_weights_load_with_their_hash(name):
+    model = load_pretrained(name)
+    assert not model.training and RECIPES[name].sha256
+    x = torch.rand(1, 3, 24, 24)
+    scale = RECIPES[name].model_args.get("scale", 1)
+    assert model(x).shape == (1, 3, 24 * scale, 24 * scale)

@@ -19,6 +19,6 @@ __all__ = [
 ]
 
 # image fidelity for restoration (unit 7)
-from cvlab.metrics.image import psnr, ssim  # noqa: E402
+from cvlab.metrics.image import image_scores, psnr, ssim  # noqa: E402
 
-__all__ += ["psnr", "ssim"]
+__all__ += ["psnr", "ssim", "image_scores"]

@@ -16,6 +16,7 @@ References:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +24,7 @@ from torch import Tensor
 
 from cvlab._validate import check_same_shape, check_tensor
 
-__all__ = ["psnr", "ssim"]
+__all__ = ["psnr", "ssim", "image_scores"]
 
 
 def _check_pair(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, bool]:
@@ -149,3 +150,21 @@ def ssim(
     if single:
         score, ssim_map = score[0], ssim_map[0]
     return (score, ssim_map) if return_map else score
+
+
+def image_scores(preds: Sequence[Tensor], targets: Sequence[Tensor], data_range: float = 1.0) -> dict[str, float]:
+    """Mean :func:`psnr` and :func:`ssim` over a list of image pairs whose sizes may differ (whole photographs).
+
+    Args:
+        preds (sequence of Tensor[C, H, W]): restored images.
+        targets (sequence of Tensor[C, H, W]): their clean originals, pair by pair the same shape.
+        data_range (float): span of the pixel values.
+
+    Returns:
+        dict: ``{"psnr": mean dB, "ssim": mean}``, each image counting once whatever its size.
+    """
+    if isinstance(preds, Tensor) or isinstance(targets, Tensor) or len(preds) != len(targets) or not preds:
+        raise ValueError("preds and targets: expected two non-empty lists of (C, H, W) tensors of the same length")
+    p = [psnr(a, b, data_range).item() for a, b in zip(preds, targets, strict=True)]
+    s = [ssim(a, b, data_range).item() for a, b in zip(preds, targets, strict=True)]
+    return {"psnr": sum(p) / len(p), "ssim": sum(s) / len(s)}

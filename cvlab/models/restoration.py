@@ -36,37 +36,53 @@ class DnCNN(nn.Module):
     ``y - v``; with ``residual=False`` they must produce the clean image itself. Same layers either way, so the
     two can be compared at equal parameters and training budget.
 
+    With ``unshuffle=r > 1`` (FFDNet's trick, Zhang, Zuo and Zhang, IEEE TIP 2018) the image is first folded into
+    ``channels * r^2`` channels at ``1/r`` of the resolution (``nn.PixelUnshuffle``), the layers run there and
+    their output is unfolded back (``nn.PixelShuffle``): ``r^2`` times fewer operations per pixel and an ``r``
+    times larger receptive field for the same layers. Sides that are not multiples of ``r`` are mirror-padded and
+    cropped back.
+
     Args:
         channels (int): image channels in and out (3 for RGB).
         features (int): width of the hidden layers (the paper: 64).
-        depth (int): number of convolutions, >= 2 (the paper: 17; the receptive field is ``2 * depth + 1``).
+        depth (int): number of convolutions, >= 2 (the paper: 17; the receptive field is ``2 * depth + 1``
+            pixels, ``r * (2 * depth + 1)`` with ``unshuffle=r``).
         residual (bool): predict the noise and subtract it.
         batch_norm (bool): batch norm after the hidden convolutions, as in the paper (off by default: with the
             short trainings of a lesson it only adds a train/eval difference).
+        unshuffle (int): fold factor r of the input (1: none).
 
     Shape:
         ``(B, channels, H, W) -> (B, channels, H, W)``.
     """
 
     def __init__(self, channels: int = 3, features: int = 32, depth: int = 8, residual: bool = True,
-                 batch_norm: bool = False):
+                 batch_norm: bool = False, unshuffle: int = 1):
         super().__init__()
         self.channels = check_int(channels, "channels")
         features = check_int(features, "features")
         depth = check_int(depth, "depth", minimum=2)
+        self.unshuffle = check_int(unshuffle, "unshuffle")
         self.residual = bool(residual)
-        layers: list[nn.Module] = [nn.Conv2d(channels, features, 3, padding=1), nn.ReLU(inplace=True)]
+        folded = channels * self.unshuffle**2
+        layers: list[nn.Module] = [nn.Conv2d(folded, features, 3, padding=1), nn.ReLU(inplace=True)]
         for _ in range(depth - 2):
             layers.append(nn.Conv2d(features, features, 3, padding=1, bias=not batch_norm))
             if batch_norm:
                 layers.append(nn.BatchNorm2d(features))
             layers.append(nn.ReLU(inplace=True))
-        layers.append(nn.Conv2d(features, channels, 3, padding=1))
+        layers.append(nn.Conv2d(features, folded, 3, padding=1))
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
         _check_input(x, self.channels)
-        out = self.body(x)
+        r = self.unshuffle
+        if r == 1:
+            out = self.body(x)
+        else:
+            h, w = x.shape[-2:]
+            padded = F.pad(x, (0, -w % r, 0, -h % r), mode="reflect") if (h % r or w % r) else x
+            out = F.pixel_shuffle(self.body(F.pixel_unshuffle(padded, r)), r)[..., :h, :w]
         return x - out if self.residual else out
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from cvlab.metrics import psnr, ssim
+from cvlab.metrics import image_scores, psnr, ssim
 
 
 def _pair(seed=0, shape=(3, 40, 52), dtype=torch.float64):
@@ -102,3 +102,12 @@ def test_cuda_matches_cpu():
     pred, target = _pair(dtype=torch.float32)
     assert psnr(pred.cuda(), target.cuda()).item() == pytest.approx(psnr(pred, target).item(), abs=1e-4)
     assert ssim(pred.cuda(), target.cuda()).item() == pytest.approx(ssim(pred, target).item(), abs=1e-5)
+
+
+def test_image_scores_average_images_of_different_sizes():
+    pairs = [_pair(0, shape=(3, 20, 30)), _pair(1, shape=(3, 25, 16))]
+    scores = image_scores([p for p, _ in pairs], [t for _, t in pairs])
+    assert scores["psnr"] == pytest.approx(np.mean([psnr(p, t).item() for p, t in pairs]))
+    assert scores["ssim"] == pytest.approx(np.mean([ssim(p, t).item() for p, t in pairs]))
+    with pytest.raises(ValueError, match="same length"):
+        image_scores([pairs[0][0]], [])
