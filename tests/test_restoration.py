@@ -255,3 +255,12 @@ def test_shipped_weights_load_with_their_hash(name):
     x = torch.rand(1, 3, 24, 24)
     scale = RECIPES[name].model_args.get("scale", 1)
     assert model(x).shape == (1, 3, 24 * scale, 24 * scale)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import cvlab.restoration
+
+    result = doctest.testmod(cvlab.restoration, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted >= 3

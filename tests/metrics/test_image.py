@@ -111,3 +111,12 @@ def test_image_scores_average_images_of_different_sizes():
     assert scores["ssim"] == pytest.approx(np.mean([ssim(p, t).item() for p, t in pairs]))
     with pytest.raises(ValueError, match="same length"):
         image_scores([pairs[0][0]], [])
+
+
+def test_docstring_examples():
+    import doctest
+
+    import cvlab.metrics.image
+
+    result = doctest.testmod(cvlab.metrics.image, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted >= 4
