@@ -79,3 +79,13 @@ def test_a_few_steps_lower_the_denoising_loss():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
+
+
+def test_dncnn_unshuffle_folds_odd_sizes_and_stays_residual():
+    net = DnCNN(features=8, depth=3, unshuffle=2)
+    assert net.body[0].in_channels == 12 and net.body[-1].out_channels == 12
+    x = _image((1, 3, 15, 22))
+    assert net(x).shape == x.shape
+    torch.nn.init.zeros_(net.body[-1].weight)
+    torch.nn.init.zeros_(net.body[-1].bias)
+    assert torch.equal(net(x), x)
