@@ -49,3 +49,8 @@ __all__ += ["DEPTH_METRICS", "depth_metrics", "align_disparity"]
 from cvlab.metrics.segmentation import boundary_iou, boundary_iou_per_class, mask_to_boundary  # noqa: E402
 
 __all__ += ["mask_to_boundary", "boundary_iou", "boundary_iou_per_class"]
+
+# image fidelity for restoration (unit 7)
+from cvlab.metrics.image import image_scores, psnr, ssim  # noqa: E402
+
+__all__ += ["psnr", "ssim", "image_scores"]

@@ -6,3 +6,8 @@ __all__: list[str] = []
 from cvlab.models.tiny import TinySegNet  # noqa: E402
 
 __all__ += ["TinySegNet"]
+
+# restoration networks (unit 7)
+from cvlab.models.restoration import EDSR, DnCNN  # noqa: E402
+
+__all__ += ["DnCNN", "EDSR"]
