@@ -173,26 +173,28 @@ def _init_kmeans_pp(features: torch.Tensor, k: int, generator: torch.Generator) 
 def kmeans(
     features: torch.Tensor,
     k: int,
-    init: str | torch.Tensor = "subset",
+    init: str | torch.Tensor = "kmeans++",
     max_iter: int = 100,
     tol: float = 1e-4,
     seed: int = 0,
     subset_size: int = 1000,
+    n_init: int = 10,
 ) -> KMeansResult:
     """Cluster points into ``k`` groups by Lloyd's algorithm, minimising ``sum_i ||x_i - c(x_i)||^2``.
 
     Alternates :func:`kmeans_assign` and :func:`kmeans_update` until no centre moves by more than ``tol``
     (Euclidean, in feature units) or ``max_iter`` updates ran; the labels returned belong to the final
-    centres.
+    centres. As ``sklearn.cluster.KMeans`` it runs ``n_init`` times from different initialisations and keeps
+    the run with the lowest final inertia (one run for given centres).
 
     Initialisations:
 
-    * ``"subset"`` (default): k-means (``"random"`` init) on ``subset_size`` random points; its centres start
-      the full run. Cheap, and it starts near a good solution.
+    * ``"kmeans++"`` (default, as scikit-learn): D^2 sampling (Arthur & Vassilvitskii, 2007).
+    * ``"subset"``: k-means (``"random"`` init) on ``subset_size`` random points; its centres start the full
+      run. Cheap, and it starts near a good solution (not always: one run can still land in a poor minimum).
     * ``"random"``: ``k`` random data points (pixels); a candidate closer than 1 % of the bounding-box
       diagonal to an already chosen centre is resampled.
     * ``"uniform"``: uniform in the bounding box of the data (often gives empty clusters).
-    * ``"kmeans++"``: D^2 sampling (Arthur & Vassilvitskii, 2007).
     * a ``(k, F)`` tensor: these initial centres (as ``sklearn.cluster.KMeans(init=array)``).
 
     Empty clusters: after each assignment an empty cluster's centre jumps to the point farthest from its own
@@ -202,14 +204,16 @@ def kmeans(
     Args:
         features (Tensor[N, F]): the points, e.g. from :func:`~cvlab.classical.pixel_features`.
         k: number of clusters, >= 1.
-        init: ``"subset"``, ``"random"``, ``"uniform"``, ``"kmeans++"`` or a Tensor[k, F] of centres.
+        init: ``"kmeans++"``, ``"subset"``, ``"random"``, ``"uniform"`` or a Tensor[k, F] of centres.
         max_iter: maximum number of update steps, >= 1.
         tol: stop when the largest centre shift is <= ``tol``, >= 0.
         seed: seed of the initialisation (a private ``torch.Generator``; global RNG untouched).
         subset_size: number of points for ``init="subset"`` (clipped to ``N``).
+        n_init: number of runs from different initialisations, >= 1; the one with the lowest final inertia
+            is returned (ignored for a tensor ``init``, which runs once).
 
     Returns:
-        KMeansResult: ``labels``, ``centers``, ``inertia_history``, ``n_iter``.
+        KMeansResult: ``labels``, ``centers``, ``inertia_history``, ``n_iter`` of the best run.
 
     Reference: S. Lloyd, "Least squares quantization in PCM", IEEE Trans. Information Theory, 1982.
 
@@ -233,19 +237,44 @@ def kmeans(
     seed = check_int(seed, "seed", minimum=0)
     if isinstance(tol, bool) or not isinstance(tol, int | float) or not tol >= 0:
         raise ValueError(f"tol: expected a number >= 0, got {tol!r}")
+    n_init = check_int(n_init, "n_init")
     generator = torch.Generator().manual_seed(seed)
-    n = features.shape[0]
+    best: KMeansResult | None = None
+    for _ in range(1 if isinstance(init, torch.Tensor) else n_init):
+        centers = _initial_centers(features, k, init, generator, max_iter, tol, subset_size)
+        result = _lloyd(features, k, centers, max_iter, tol)
+        if best is None or result.inertia < best.inertia:
+            best = result
+    return best
+
+
+def _initial_centers(
+    features: torch.Tensor,
+    k: int,
+    init: str | torch.Tensor,
+    generator: torch.Generator,
+    max_iter: int,
+    tol: float,
+    subset_size: int,
+) -> torch.Tensor:
+    """The ``(k, F)`` starting centres for one run of :func:`kmeans` (draws from ``generator``)."""
     if isinstance(init, torch.Tensor):
-        centers = init.to(features)
-    elif init == "subset":
+        return init.to(features)
+    if init == "subset":
+        n = features.shape[0]
         pick = torch.randperm(n, generator=generator)[: min(subset_size, n)].to(features.device)
+        seed = int(torch.randint(2**31, (1,), generator=generator))
         with warnings.catch_warnings():  # a small subset may hold fewer distinct points than the full data
             warnings.simplefilter("ignore", UserWarning)
-            centers = kmeans(features[pick], k, "random", max_iter, tol, seed).centers
-    else:
-        make = {"random": _init_random, "uniform": _init_uniform, "kmeans++": _init_kmeans_pp}[init]
-        centers = make(features, k, generator)
+            return kmeans(features[pick], k, "random", max_iter, tol, seed, n_init=1).centers
+    make = {"random": _init_random, "uniform": _init_uniform, "kmeans++": _init_kmeans_pp}[init]
+    return make(features, k, generator)
 
+
+def _lloyd(
+    features: torch.Tensor, k: int, centers: torch.Tensor, max_iter: int, tol: float
+) -> KMeansResult:
+    """One run of Lloyd's algorithm from ``centers`` (empty clusters re-seeded after every assignment)."""
     d2 = _squared_distances(features, centers)
     labels, d2 = d2.argmin(dim=1), d2.min(dim=1).values
     centers, labels, d2 = _reseed_empty(features, centers, labels, d2, k)
