@@ -118,10 +118,15 @@ def max_unpool(
 
 
 def _source_coordinates(
-    n_in: int, n_out: int, scale_factor: float | None, align_corners: bool, like: torch.Tensor
+    n_in: int, n_out: int, scale_factor: float | None, align_corners: bool, dtype: torch.dtype,
+    device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Input neighbours ``(i0, i1)`` and weight ``t`` of ``i1`` for each output index along one axis."""
-    dst = torch.arange(n_out, dtype=like.dtype, device=like.device)
+    """Input neighbours ``(i0, i1)`` and weight ``t`` of ``i1`` for each output index along one axis.
+
+    ``dtype`` is the dtype of the coordinates: float32 at least, so that ``(y + 1/2) * scale`` stays exact
+    to well below a pixel for large images (bfloat16 has 8 significant bits), as PyTorch does.
+    """
+    dst = torch.arange(n_out, dtype=dtype, device=device)
     if align_corners:  # first and last pixel centres coincide
         src = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
     else:  # pixel areas coincide: centres at index + 1/2; PyTorch uses 1/scale_factor when one is given
@@ -130,6 +135,14 @@ def _source_coordinates(
     i0 = src.floor().long().clamp(max=n_in - 1)
     i1 = (i0 + 1).clamp(max=n_in - 1)
     return i0, i1, src - i0
+
+
+def _lerp_along(x: torch.Tensor, dim: int, i0: torch.Tensor, i1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``(1 - t) x[i0] + t x[i1]`` along ``dim``, ``t`` broadcast over the other dimensions."""
+    shape = [1] * x.dim()
+    shape[dim] = -1
+    a, b = x.index_select(dim, i0), x.index_select(dim, i1)
+    return torch.lerp(a, b, t.reshape(shape))
 
 
 def upsample_bilinear(
@@ -178,17 +191,18 @@ def upsample_bilinear(
         if min(out_size) < 1:
             raise ValueError(f"scale_factor: {scale_factor!r} gives an empty output {out_size} for input "
                              f"{tuple(input.shape[2:])}")
-    (i0, i1, t), (j0, j1, r) = (
-        _source_coordinates(input.shape[a + 2], out_size[a], scales[a], bool(align_corners), input)
-        for a in (0, 1)
-    )
-    i0, i1, t = i0[:, None], i1[:, None], t[:, None]
-    return (
-        (1 - t) * (1 - r) * input[..., i0, j0]
-        + (1 - t) * r * input[..., i0, j1]
-        + t * (1 - r) * input[..., i1, j0]
-        + t * r * input[..., i1, j1]
-    )
+    # Coordinates and arithmetic in float32 at least (as PyTorch's accumulate type); rows, then columns:
+    # two 1-D interpolations instead of four full-size gathers. A channels_last input is worked on as the
+    # (B, H, W, C) tensor its memory holds, so the output keeps channels_last, as F.interpolate's does.
+    work = input.float() if input.element_size() < 4 else input
+    channels_last = input.is_contiguous(memory_format=torch.channels_last) and not input.is_contiguous()
+    x, (dim_h, dim_w) = (work.permute(0, 2, 3, 1), (1, 2)) if channels_last else (work, (2, 3))
+    for a, dim in enumerate((dim_h, dim_w)):
+        i0, i1, t = _source_coordinates(input.shape[2 + a], out_size[a], scales[a], bool(align_corners),
+                                        work.dtype, input.device)
+        x = _lerp_along(x, dim, i0, i1, t)
+    out = x.permute(0, 3, 1, 2) if channels_last else x
+    return out.to(input.dtype)
 
 
 def bilinear_kernel(

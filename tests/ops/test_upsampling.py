@@ -172,3 +172,26 @@ def test_bilinear_kernel_bad_input():
         bilinear_kernel(0, 4)
     with pytest.raises(TypeError, match="^k:"):
         bilinear_kernel(2, 4.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_upsample_bilinear_low_precision_large_images_as_accurate_as_torch(dtype, align_corners):
+    # source coordinates up to ~300 need more than bfloat16's 8 significant bits
+    x = torch.rand(1, 2, 150, 160, generator=torch.Generator().manual_seed(0))
+    exact = F.interpolate(x.double(), size=(300, 320), mode="bilinear", align_corners=align_corners)
+    theirs = F.interpolate(x.to(dtype), size=(300, 320), mode="bilinear", align_corners=align_corners)
+    got = upsample_bilinear(x.to(dtype), size=(300, 320), align_corners=align_corners)
+    assert got.dtype == dtype
+    their_error = float((theirs.double() - exact).abs().max())
+    assert float((got.double() - exact).abs().max()) <= 2 * their_error + 1e-3
+
+
+@pytest.mark.parametrize("kwargs", [{"size": (7, 9)}, {"scale_factor": 2}, {"scale_factor": 0.5}])
+def test_upsample_bilinear_keeps_channels_last(kwargs):
+    x = _randn(2, 3, 6, 8).contiguous(memory_format=torch.channels_last)
+    expected = F.interpolate(x, mode="bilinear", **kwargs)
+    got = upsample_bilinear(x, **kwargs)
+    assert got.is_contiguous(memory_format=torch.channels_last) == expected.is_contiguous(
+        memory_format=torch.channels_last) is True
+    torch.testing.assert_close(got, expected)
