@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from cvlab._validate import check_int
+from cvlab._validate import check_int, check_tensor
 from cvlab.device import get_device, seed_everything
 from cvlab.metrics.segmentation import confusion_matrix, mean_iou, pixel_accuracy
 
@@ -88,8 +88,9 @@ class SegmentationMeter:
         key (str, optional): for multi-task models whose outputs and targets are dicts: score
             ``output[key]`` against ``target[key]``.
 
-    ``update(output, target)`` takes logits ``(B, K, H, W)`` (argmax over K) or predicted ids ``(B, H, W)``,
-    and targets ``(B, H, W)``; ``compute()`` returns ``{"miou": ..., "pixel_acc": ...}``; the matrix is kept
+    ``update(output, target)`` takes logits ``(B, K, H, W)`` (argmax over K), binary logits ``(B, 1, H, W)``
+    (class 1 where the logit is > 0, i.e. sigmoid > 1/2; needs ``num_classes=2``) or predicted ids
+    ``(B, H, W)``, and targets ``(B, H, W)``; ``compute()`` returns ``{"miou": ..., "pixel_acc": ...}``; the matrix is kept
     in ``confusion`` (Tensor[K, K], rows = target) for a closer look.
     """
 
@@ -105,9 +106,24 @@ class SegmentationMeter:
     def update(self, output: Tensor | Mapping[str, Tensor], target: Tensor | Mapping[str, Tensor]) -> None:
         if self.key is not None:
             output, target = output[self.key], target[self.key]
-        pred = output.argmax(1) if output.is_floating_point() else output
+        pred = self._predicted_ids(output)
         conf = confusion_matrix(pred, target, self.num_classes, self.ignore_index)
         self.confusion = self.confusion.to(conf.device) + conf
+
+    def _predicted_ids(self, output: Tensor) -> Tensor:
+        check_tensor(output, "output", ndim=(3, 4), shape="(B, K, H, W), (B, 1, H, W) or (B, H, W)")
+        if not output.is_floating_point():
+            return output
+        check_tensor(output, "output", ndim=4, shape="(B, K, H, W) of logits")
+        if output.shape[1] == 1:  # one binary logit per pixel: argmax over one channel would be 0 everywhere
+            if self.num_classes != 2:
+                raise ValueError(f"output: binary logits (B, 1, H, W) need num_classes=2, got num_classes="
+                                 f"{self.num_classes}")
+            return (output[:, 0] > 0).long()
+        if output.shape[1] != self.num_classes:
+            raise ValueError(f"output: expected logits of shape (B, {self.num_classes}, H, W), got "
+                             f"{tuple(output.shape)}")
+        return output.argmax(1)
 
     def compute(self) -> dict[str, float]:
         return {"miou": float(mean_iou(self.confusion)), "pixel_acc": float(pixel_accuracy(self.confusion))}
