@@ -197,5 +197,5 @@ def test_method_inputs_are_untouched(name):
 
 
 def test_pixel_features_leaves_a_numpy_image_untouched():
-    image = np.random.default_rng(0).random((3, 5, 6))
+    image = np.random.default_rng(0).random((5, 6, 3))
     _call_and_check(PUBLIC["pixel_features"], lambda: ((image, "lab"), {}))
