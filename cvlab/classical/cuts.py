@@ -79,8 +79,6 @@ def min_cut(
     if np.intersect1d(sources.numpy(), sinks.numpy()).size:
         raise ValueError("source and sink: expected disjoint node sets, got a node in both")
     rows, cols, weights = (t.detach().cpu() for t in _edges(W))
-    if bool((weights < 0).any()) or not bool(torch.isfinite(weights).all()):
-        raise ValueError("W: expected finite non-negative affinities")
     total = float(weights.double().sum())
     scale = _CAPACITY_TOTAL / total if total > 0 else 1.0
     capacity = torch.round(weights.double() * scale).long()
@@ -329,6 +327,8 @@ def normalized_cut(
     min_size = _check_cut_options(threshold, min_size)
     if isinstance(max_ncut, bool) or not isinstance(max_ncut, int | float) or not max_ncut >= 0:
         raise ValueError(f"max_ncut: expected a number >= 0, got {max_ncut!r}")
+    if n == 0:  # an empty graph has no segments
+        return torch.zeros(0, dtype=torch.long, device=W.device)
     if W.layout == torch.sparse_coo:
         W = W.coalesce()
     pending = [torch.arange(n, device=W.device)]

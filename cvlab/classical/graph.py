@@ -82,11 +82,31 @@ def affinity_matrix(
 
 
 def _check_graph(W: object) -> torch.Tensor:
+    """The one check of an affinity matrix: square, dense or sparse COO, finite, non-negative, symmetric.
+
+    Symmetric up to rounding: ``|W - W^T| <= 1e-5 max|W|`` entry-wise (one stored triangle is refused).
+    """
     check_tensor(W, "W", ndim=2, shape="(N, N)", dtype="float")
     if W.shape[0] != W.shape[1]:
         raise ValueError(f"W: expected a square affinity matrix (N, N), got shape {tuple(W.shape)}")
     if W.layout not in (torch.strided, torch.sparse_coo):
         raise TypeError(f"W: expected a dense or sparse COO tensor, got layout {W.layout}")
+    sparse = W.layout == torch.sparse_coo
+    values = W.coalesce().values() if sparse else W
+    if values.numel() == 0:
+        return W
+    if not bool(torch.isfinite(values).all()):
+        bad = int((~torch.isfinite(values)).sum())
+        raise ValueError(f"W: expected finite affinities, got {bad} NaN/inf entr{'y' if bad == 1 else 'ies'}")
+    if bool((values < 0).any()):
+        raise ValueError(f"W: expected non-negative affinities, got a minimum of {float(values.min()):.3g}")
+    asymmetry = (W - W.t()).coalesce().values() if sparse else W - W.t()
+    largest = float(values.abs().max())
+    if asymmetry.numel() and float(asymmetry.abs().max()) > 1e-5 * largest:
+        raise ValueError(
+            f"W: expected a symmetric affinity matrix (W == W.T), got max |W - W.T| = "
+            f"{float(asymmetry.abs().max()):.3g} (largest affinity {largest:.3g}); store both triangles"
+        )
     return W
 
 
