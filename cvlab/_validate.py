@@ -6,6 +6,7 @@ Every message names the argument, what was expected and what was got, e.g.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -64,8 +65,60 @@ def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str)
         raise ValueError(f"{name_a} and {name_b}: expected the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
 
 
+def _scalar(value: object) -> object:
+    """A 0-d tensor or a NumPy scalar as the Python number it holds; anything else unchanged."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and value.dtype != torch.bool and not value.is_complex():
+        return value.item()
+    if isinstance(value, np.integer | np.floating):
+        return value.item()
+    return value
+
+
+def check_same_dtype(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    """Raise ``TypeError`` unless ``a`` and ``b`` have the same dtype."""
+    if a.dtype != b.dtype:
+        raise TypeError(f"{name_a} and {name_b}: expected the same dtype, got {a.dtype} and {b.dtype}")
+
+
+def check_number(
+    value: object,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive: bool = False,
+    finite: bool = True,
+) -> float:
+    """Return ``value`` as a float, raising unless it is a real number in the range.
+
+    Python numbers, NumPy scalars and 0-d tensors are accepted (not bools). ``exclusive`` makes ``minimum``
+    a strict bound (``> minimum``); ``finite`` refuses NaN and infinities.
+    """
+    bounds = []
+    if minimum is not None:
+        bounds.append(f"{'>' if exclusive else '>='} {minimum:g}")
+    if maximum is not None:
+        bounds.append(f"<= {maximum:g}")
+    what = "a " + ("finite " if finite else "") + "number" + (" " + " and ".join(bounds) if bounds else "")
+    raw = _scalar(value)
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        got = f"a tensor of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+        raise TypeError(f"{name}: expected {what}, got {got}")
+    number = float(raw)
+    ok = not (finite and not math.isfinite(number)) and not math.isnan(number)
+    if minimum is not None:
+        ok = ok and (number > minimum if exclusive else number >= minimum)
+    if maximum is not None:
+        ok = ok and number <= maximum
+    if not ok:
+        raise ValueError(f"{name}: expected {what}, got {number!r}")
+    return number
+
+
 def check_int(value: object, name: str, *, minimum: int = 1) -> int:
-    """Return ``value`` as an int, raising unless it is an integer >= ``minimum``."""
+    """Return ``value`` as an int, raising unless it is an integer >= ``minimum`` (NumPy and 0-d tensors too)."""
+    if isinstance(value, torch.Tensor) and not value.is_floating_point():
+        value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise TypeError(f"{name}: expected an int >= {minimum}, got {type(value).__name__}")
     if value < minimum:

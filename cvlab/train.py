@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from cvlab._validate import check_int, check_tensor
+from cvlab._validate import check_int, check_number, check_tensor
 from cvlab.device import get_device, seed_everything
 from cvlab.metrics.segmentation import confusion_matrix, mean_iou, pixel_accuracy
 
@@ -90,8 +90,8 @@ class SegmentationMeter:
 
     ``update(output, target)`` takes logits ``(B, K, H, W)`` (argmax over K), binary logits ``(B, 1, H, W)``
     (class 1 where the logit is > 0, i.e. sigmoid > 1/2; needs ``num_classes=2``) or predicted ids
-    ``(B, H, W)``, and targets ``(B, H, W)``; ``compute()`` returns ``{"miou": ..., "pixel_acc": ...}``; the matrix is kept
-    in ``confusion`` (Tensor[K, K], rows = target) for a closer look.
+    ``(B, H, W)``, and targets ``(B, H, W)``; ``compute()`` returns ``{"miou": ..., "pixel_acc": ...}``; the
+    matrix is kept in ``confusion`` (Tensor[K, K], rows = target) for a closer look.
     """
 
     def __init__(self, num_classes: int, ignore_index: int | None = 255, key: str | None = None):
@@ -276,10 +276,8 @@ def _check_budget(epochs: object, time_budget_s: object) -> None:
         )
     if epochs is not None:
         check_int(epochs, "epochs")
-    elif isinstance(time_budget_s, bool) or not isinstance(time_budget_s, int | float):
-        raise TypeError(f"time_budget_s: expected a number of seconds > 0, got {type(time_budget_s).__name__}")
-    elif not 0 < time_budget_s < math.inf:
-        raise ValueError(f"time_budget_s: expected a number of seconds > 0, got {time_budget_s}")
+    else:
+        check_number(time_budget_s, "time_budget_s", minimum=0, exclusive=True)
 
 
 def _progress_bar(loader: Iterable, epochs: int | None, time_budget_s: float | None, progress: bool) -> tqdm:
@@ -362,8 +360,8 @@ def fit(
     _check_budget(epochs, time_budget_s)
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer: expected a torch.optim.Optimizer, got {type(optimizer).__name__}")
-    if grad_clip is not None and not (isinstance(grad_clip, int | float) and grad_clip > 0):
-        raise ValueError(f"grad_clip: expected a number > 0 or None, got {grad_clip!r}")
+    if grad_clip is not None:
+        check_number(grad_clip, "grad_clip", minimum=0, exclusive=True)
     meters = _as_meters(metrics)
     if meters and val_loader is None:
         raise ValueError("metrics: validation metrics need a val_loader")

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
-from cvlab._validate import check_int, check_same_shape, check_tensor
+from cvlab._validate import check_int, check_number, check_same_shape, check_tensor
 
 __all__ = [
     "palette",
@@ -221,8 +221,7 @@ def overlay(
         raise ValueError(
             f"image and labels: expected the same H, W, got {tuple(image.shape)} and {tuple(labels.shape)}"
         )
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha: expected a value in [0, 1], got {alpha}")
+    alpha = check_number(alpha, "alpha", minimum=0, maximum=1)
     rgb = image.permute(1, 2, 0).clamp(0, 1)
     colors = colorize(labels, ignore_index, stuff).to(rgb.dtype)
     blended = (1 - alpha) * rgb + alpha * colors

@@ -179,7 +179,7 @@ def _call_and_check(fn: Callable, make: Callable[[], tuple[tuple, dict]]) -> Non
     with torch.no_grad():
         fn(*args, **kwargs)
     plt.close("all")
-    for i, (x, x0) in enumerate(zip(inputs, before)):
+    for i, (x, x0) in enumerate(zip(inputs, before, strict=True)):
         same = torch.equal(x, x0) if isinstance(x, torch.Tensor) else np.array_equal(x, x0)
         assert same, f"input {i} ({tuple(x.shape)}) was changed by the call"
 

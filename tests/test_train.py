@@ -262,9 +262,9 @@ def test_history_best():
     [
         ({}, ValueError, "epochs and time_budget_s: expected exactly one"),
         ({"epochs": 1, "time_budget_s": 1.0}, ValueError, "epochs and time_budget_s: expected exactly one"),
-        ({"time_budget_s": -1.0}, ValueError, "time_budget_s: expected a number of seconds > 0, got -1.0"),
-        ({"time_budget_s": 0}, ValueError, "time_budget_s: expected a number of seconds > 0"),
-        ({"time_budget_s": "10"}, TypeError, "time_budget_s: expected a number"),
+        ({"time_budget_s": -1.0}, ValueError, "time_budget_s: expected a finite number > 0, got -1.0"),
+        ({"time_budget_s": 0}, ValueError, "time_budget_s: expected a finite number > 0"),
+        ({"time_budget_s": "10"}, TypeError, "time_budget_s: expected a finite number"),
         ({"epochs": 0}, ValueError, "epochs: expected an int >= 1, got 0"),
         ({"epochs": 1.5}, TypeError, "epochs: expected an int"),
         (

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from cvlab._validate import check_choice, check_int, check_same_shape, check_tensor
+from cvlab._validate import check_choice, check_int, check_number, check_same_dtype, check_same_shape, check_tensor
 
 
 def test_check_tensor_accepts_and_returns():
@@ -52,3 +52,56 @@ def test_check_choice():
     assert check_choice("a", "mode", ("a", "b")) == "a"
     with pytest.raises(ValueError, match="mode: expected one of 'a', 'b', got 'c'"):
         check_choice("c", "mode", ("a", "b"))
+
+
+@pytest.mark.parametrize("value", [0.25, 1, np.float32(0.25), np.float64(0.25), np.int64(1), torch.tensor(0.25),
+                                   torch.tensor(1), torch.tensor(0.25, dtype=torch.float64)])
+def test_check_number_accepts_python_numpy_and_0d_tensor_scalars(value):
+    assert check_number(value, "sigma", minimum=0, exclusive=True) == pytest.approx(float(value))
+    assert isinstance(check_number(value, "sigma"), float)
+
+
+@pytest.mark.parametrize(
+    "value, kwargs, error, match",
+    [
+        (0.0, {"minimum": 0, "exclusive": True}, ValueError, r"^sigma: expected a finite number > 0, got 0.0$"),
+        (torch.tensor(-1.0), {"minimum": 0}, ValueError, r"^sigma: expected a finite number >= 0, got -1.0$"),
+        (2.0, {"minimum": 0, "maximum": 1}, ValueError, r"^sigma: expected a finite number >= 0 and <= 1, got 2.0"),
+        (float("nan"), {}, ValueError, r"^sigma: expected a finite number, got nan"),
+        (float("inf"), {"minimum": 0}, ValueError, r"^sigma: expected a finite number >= 0, got inf"),
+        (True, {}, TypeError, r"^sigma: expected a finite number, got bool"),
+        ("0.5", {}, TypeError, r"^sigma: expected a finite number, got str"),
+        (torch.tensor([0.5]), {}, TypeError, r"^sigma: expected a finite number, got a tensor of shape \(1,\)"),
+        (torch.tensor(True), {}, TypeError, r"^sigma: expected a finite number, got a tensor of shape \(\)"),
+    ],
+)
+def test_check_number_messages(value, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        check_number(value, "sigma", **kwargs)
+    assert check_number(float("inf"), "tol", minimum=0, finite=False) == float("inf")
+
+
+def test_check_int_accepts_0d_integer_tensors_and_check_same_dtype_names_both():
+    assert check_int(torch.tensor(3), "k") == 3
+    with pytest.raises(TypeError, match="^k: expected an int >= 1, got Tensor"):
+        check_int(torch.tensor(3.0), "k")
+    with pytest.raises(TypeError, match=r"^features and centers: expected the same dtype, got torch.float32 and "
+                                        r"torch.float64$"):
+        check_same_dtype(torch.zeros(1), torch.zeros(1, dtype=torch.float64), "features", "centers")
+
+
+@pytest.mark.parametrize("scalar", [np.float32, np.float64, torch.tensor])
+def test_public_functions_take_numpy_and_0d_tensor_scalars(scalar):
+    from cvlab.classical import (adaptive_threshold, affinity_matrix, kmeans, mean_shift, normalized_cut,
+                                 pixel_features)
+    from cvlab.ops import upsample_bilinear
+
+    x = torch.rand(30, 2, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(affinity_matrix(x, scalar(0.3)), affinity_matrix(x, 0.3))
+    assert torch.equal(mean_shift(x, scalar(0.4)).labels, mean_shift(x, 0.4).labels)
+    assert kmeans(x, 2, tol=scalar(0.0), n_init=1).inertia == kmeans(x, 2, tol=0.0, n_init=1).inertia
+    assert normalized_cut(affinity_matrix(x, 0.3), max_ncut=scalar(0.2)).shape == (30,)
+    image = torch.rand(3, 4, 5)
+    torch.testing.assert_close(pixel_features(image, "rgbxy", scalar(0.5)), pixel_features(image, "rgbxy", 0.5))
+    assert adaptive_threshold(image[0], 3, offset=scalar(0.1)).shape == (4, 5)
+    assert upsample_bilinear(image[None], scale_factor=scalar(2.0)).shape == (1, 3, 8, 10)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from skimage.color import rgb2lab
 
-from cvlab._validate import check_choice, check_int, check_tensor
+from cvlab._validate import check_choice, check_int, check_number, check_tensor
 
 SPACES = ("rgb", "rgbxy", "lab", "labxy")
 
@@ -86,8 +86,7 @@ def pixel_features(
             raise ValueError(f"channel_axis: image of shape {tuple(image.shape)} read as {layout} would have "
                              f"{given} channels; pass channel_axis={-1 if channel_axis == 0 else 0} if its "
                              f"channels are the axis of size {other}, or channel_axis={channel_axis} to confirm")
-    if isinstance(spatial_weight, bool) or not isinstance(spatial_weight, int | float) or spatial_weight < 0:
-        raise ValueError(f"spatial_weight: expected a number >= 0, got {spatial_weight!r}")
+    spatial_weight = check_number(spatial_weight, "spatial_weight", minimum=0)
     hwc = image[..., None] if image.dim() == 2 else (image.permute(1, 2, 0) if channel_axis == 0 else image)
     height, width, channels = hwc.shape
     colour = hwc.reshape(height * width, channels)

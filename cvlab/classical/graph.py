@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from cvlab._validate import check_tensor
+from cvlab._validate import check_number, check_tensor
 
 _CHUNK_ELEMENTS = 1 << 22  # position-distance entries per chunk when building a sparse graph
 
@@ -50,16 +50,14 @@ def affinity_matrix(
         (torch.Size([3, 3]), 0.0)
     """
     check_tensor(features, "features", ndim=2, shape="(N, F)", dtype="float", finite=True)
-    if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not sigma > 0:
-        raise ValueError(f"sigma: expected a number > 0, got {sigma!r}")
+    sigma = check_number(sigma, "sigma", minimum=0, exclusive=True)
     n = features.shape[0]
     if radius is None:
         if positions is not None:
             raise ValueError("positions: only used together with radius; pass radius= as well")
         d2 = torch.cdist(features, features, compute_mode="donot_use_mm_for_euclid_dist").square()
         return torch.exp(-d2 / (2 * sigma**2)).fill_diagonal_(0.0)
-    if isinstance(radius, bool) or not isinstance(radius, int | float) or not radius > 0:
-        raise ValueError(f"radius: expected a number > 0, got {radius!r}")
+    radius = check_number(radius, "radius", minimum=0, exclusive=True)
     if positions is None:
         raise ValueError("positions: required when radius is given, e.g. pixel_positions(H, W)")
     check_tensor(positions, "positions", ndim=2, shape="(N, P)", dtype="float", finite=True)

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import torch
 
-from cvlab._validate import check_choice, check_int, check_tensor
+from cvlab._validate import check_choice, check_int, check_number, check_tensor
 
 INITS = ("subset", "random", "uniform", "kmeans++")
 
@@ -235,8 +235,7 @@ def kmeans(
     max_iter = check_int(max_iter, "max_iter")
     subset_size = check_int(subset_size, "subset_size")
     seed = check_int(seed, "seed", minimum=0)
-    if isinstance(tol, bool) or not isinstance(tol, int | float) or not tol >= 0:
-        raise ValueError(f"tol: expected a number >= 0, got {tol!r}")
+    tol = check_number(tol, "tol", minimum=0)
     n_init = check_int(n_init, "n_init")
     generator = torch.Generator().manual_seed(seed)
     best: KMeansResult | None = None

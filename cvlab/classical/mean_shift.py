@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from cvlab._validate import check_choice, check_int, check_tensor
+from cvlab._validate import check_choice, check_int, check_number, check_tensor
 
 KERNELS = ("flat", "gaussian")
 _CHUNK_ELEMENTS = 1 << 22  # distance-matrix entries per chunk (16 MiB in float32)
@@ -25,12 +25,6 @@ class MeanShiftResult(NamedTuple):
     labels: torch.Tensor
     modes: torch.Tensor
     n_iter: int
-
-
-def _positive(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{name}: expected a number > 0, got {value!r}")
-    return float(value)
 
 
 def _shift(
@@ -78,7 +72,7 @@ def mean_shift_step(
         raise ValueError(f"points: expected shape (M, {features.shape[1]}), got {tuple(points.shape)}")
     if features.shape[0] == 0:
         raise ValueError("features: expected at least one point, got shape (0, F)")
-    bandwidth = _positive(bandwidth, "bandwidth")
+    bandwidth = check_number(bandwidth, "bandwidth", minimum=0, exclusive=True)
     check_choice(kernel, "kernel", KERNELS)
     return _shift(points, features, bandwidth, kernel)[0]
 
@@ -139,13 +133,12 @@ def mean_shift(
     check_tensor(features, "features", ndim=2, shape="(N, F)", dtype="float", finite=True)
     if features.shape[0] == 0:
         raise ValueError("features: expected at least one point, got shape (0, F)")
-    bandwidth = _positive(bandwidth, "bandwidth")
+    bandwidth = check_number(bandwidth, "bandwidth", minimum=0, exclusive=True)
     check_choice(kernel, "kernel", KERNELS)
     max_iter = check_int(max_iter, "max_iter")
-    tol = 1e-3 * bandwidth if tol is None else float(tol)
-    if not tol >= 0:
-        raise ValueError(f"tol: expected a number >= 0, got {tol!r}")
-    merge_radius = bandwidth if merge_radius is None else _positive(merge_radius, "merge_radius")
+    tol = 1e-3 * bandwidth if tol is None else check_number(tol, "tol", minimum=0)
+    merge_radius = (bandwidth if merge_radius is None
+                    else check_number(merge_radius, "merge_radius", minimum=0, exclusive=True))
     if seeds is not None:
         check_tensor(seeds, "seeds", ndim=2, shape="(S, F)", dtype="float", finite=True)
         if seeds.shape[1] != features.shape[1] or seeds.shape[0] == 0:

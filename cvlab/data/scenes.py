@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from cvlab._validate import check_int
+from cvlab._validate import check_int, check_number
 
 __all__ = ["CLASS_NAMES", "STUFF_CLASSES", "THING_CLASSES", "Scene", "SceneObject", "render_scene"]
 
@@ -171,20 +171,20 @@ def _parse_n_objects(n_objects: object) -> tuple[int, int]:
 
 
 def _parse_object_size(object_size: object) -> tuple[float, float]:
-    ok = isinstance(object_size, tuple | list) and len(object_size) == 2
-    ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) for v in object_size)
-    if not ok or not 0 < object_size[0] <= object_size[1] <= _MAX_OBJECT_SIZE:
+    if not isinstance(object_size, tuple | list) or len(object_size) != 2:
         raise ValueError(
             f"object_size: expected a (lo, hi) pair of metres with 0 < lo <= hi <= {_MAX_OBJECT_SIZE}, "
             f"got {object_size!r}"
         )
-    return float(object_size[0]), float(object_size[1])
+    lo, hi = (check_number(v, "object_size", minimum=0, maximum=_MAX_OBJECT_SIZE, exclusive=True)
+              for v in object_size)
+    if lo > hi:
+        raise ValueError(f"object_size: expected lo <= hi, got {object_size!r}")
+    return lo, hi
 
 
 def _parse_fraction(value: object, name: str, upper: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= upper:
-        raise ValueError(f"{name}: expected a number in [0, {upper:g}], got {value!r}")
-    return float(value)
+    return check_number(value, name, minimum=0, maximum=upper)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
-from cvlab._validate import check_int, check_tensor
+from cvlab._validate import check_int, check_number, check_tensor
 from cvlab.ops.arithmetic import _pair, conv_transpose_output_size
 
 _FEATURES = "(B, C, H, W)"
@@ -183,10 +183,9 @@ def upsample_bilinear(
         out_size = _pair(size, "size", minimum=1)
     else:
         pair = scale_factor if isinstance(scale_factor, Sequence) else (scale_factor, scale_factor)
-        positive = [isinstance(f, int | float) and not isinstance(f, bool) and f > 0 for f in pair]
-        if len(pair) != 2 or not all(positive):
+        if len(pair) != 2:
             raise ValueError(f"scale_factor: expected a positive number or pair of them, got {scale_factor}")
-        scales = [float(f) for f in pair]
+        scales = [check_number(f, "scale_factor", minimum=0, exclusive=True) for f in pair]
         out_size = tuple(int(input.shape[2 + a] * scales[a]) for a in (0, 1))
         if min(out_size) < 1:
             raise ValueError(f"scale_factor: {scale_factor!r} gives an empty output {out_size} for input "
