@@ -3,6 +3,8 @@ import pytest
 import torch
 
 from cvlab._validate import check_choice, check_int, check_number, check_same_dtype, check_same_shape, check_tensor
+from cvlab.classical import adaptive_threshold, affinity_matrix, kmeans, mean_shift, normalized_cut, pixel_features
+from cvlab.ops import upsample_bilinear
 
 
 def test_check_tensor_accepts_and_returns():
@@ -92,10 +94,6 @@ def test_check_int_accepts_0d_integer_tensors_and_check_same_dtype_names_both():
 
 @pytest.mark.parametrize("scalar", [np.float32, np.float64, torch.tensor])
 def test_public_functions_take_numpy_and_0d_tensor_scalars(scalar):
-    from cvlab.classical import (adaptive_threshold, affinity_matrix, kmeans, mean_shift, normalized_cut,
-                                 pixel_features)
-    from cvlab.ops import upsample_bilinear
-
     x = torch.rand(30, 2, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(affinity_matrix(x, scalar(0.3)), affinity_matrix(x, 0.3))
     assert torch.equal(mean_shift(x, scalar(0.4)).labels, mean_shift(x, 0.4).labels)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import torch
 
 from cvlab._validate import check_number, check_tensor
-
-_CHUNK_ELEMENTS = 1 << 22  # position-distance entries per chunk when building a sparse graph
+from cvlab.classical._distances import rows_per_chunk, squared_distances, working_dtype
 
 
 def affinity_matrix(
@@ -55,8 +54,8 @@ def affinity_matrix(
     if radius is None:
         if positions is not None:
             raise ValueError("positions: only used together with radius; pass radius= as well")
-        d2 = torch.cdist(features, features, compute_mode="donot_use_mm_for_euclid_dist").square()
-        return torch.exp(-d2 / (2 * sigma**2)).fill_diagonal_(0.0)
+        d2 = squared_distances(features, features)
+        return torch.exp(-d2 / (2 * sigma**2)).fill_diagonal_(0.0).to(features.dtype)
     radius = check_number(radius, "radius", minimum=0, exclusive=True)
     if positions is None:
         raise ValueError("positions: required when radius is given, e.g. pixel_positions(H, W)")
@@ -65,17 +64,18 @@ def affinity_matrix(
         raise ValueError(
             f"positions: expected {n} rows (one per feature vector), got {tuple(positions.shape)}"
         )
-    rows_per_chunk = max(1, _CHUNK_ELEMENTS // max(n, 1))
+    chunk = rows_per_chunk(n)
     rows, cols = [], []
-    for start in range(0, n, rows_per_chunk):
-        near = torch.cdist(positions[start : start + rows_per_chunk], positions) <= radius
+    for start in range(0, n, chunk):
+        near = squared_distances(positions[start : start + chunk], positions) <= radius**2
         i, j = near.nonzero(as_tuple=True)
         i = i + start
         keep = i != j
         rows.append(i[keep])
         cols.append(j[keep])
     i, j = torch.cat(rows), torch.cat(cols)
-    values = torch.exp(-(features[i] - features[j]).square().sum(dim=1) / (2 * sigma**2))
+    work = features.to(working_dtype(features))
+    values = torch.exp(-(work[i] - work[j]).square().sum(dim=1) / (2 * sigma**2)).to(features.dtype)
     return torch.sparse_coo_tensor(torch.stack([i, j]), values, (n, n), check_invariants=False).coalesce()
 
 

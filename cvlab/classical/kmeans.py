@@ -7,7 +7,8 @@ from typing import NamedTuple
 
 import torch
 
-from cvlab._validate import check_choice, check_int, check_number, check_tensor
+from cvlab._validate import check_choice, check_int, check_number, check_same_dtype, check_tensor
+from cvlab.classical._distances import squared_distances, working_dtype
 
 INITS = ("subset", "random", "uniform", "kmeans++")
 
@@ -43,11 +44,6 @@ def _check_features(features: object) -> torch.Tensor:
     return features
 
 
-def _squared_distances(features: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
-    """(N, k) squared Euclidean distances, computed from differences (exact, no ``|x|^2 - 2xc + |c|^2``)."""
-    return torch.cdist(features, centers, compute_mode="donot_use_mm_for_euclid_dist").square()
-
-
 def kmeans_assign(features: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
     """Assignment step: the index of the nearest centre (Euclidean) for every point.
 
@@ -60,11 +56,12 @@ def kmeans_assign(features: torch.Tensor, centers: torch.Tensor) -> torch.Tensor
     """
     _check_features(features)
     check_tensor(centers, "centers", ndim=2, shape="(k, F)", dtype="float", finite=True)
+    check_same_dtype(features, centers, "features", "centers")
     if centers.shape[1] != features.shape[1] or centers.shape[0] == 0:
         raise ValueError(
             f"centers: expected shape (k, {features.shape[1]}) with k >= 1, got {tuple(centers.shape)}"
         )
-    return _squared_distances(features, centers).argmin(dim=1)
+    return squared_distances(features, centers).argmin(dim=1)
 
 
 def kmeans_update(
@@ -93,13 +90,15 @@ def kmeans_update(
             f"labels: expected values in [0, {k}), got [{int(labels.min())}, {int(labels.max())}]"
         )
     check_tensor(old_centers, "old_centers", ndim=2, shape="(k, F)", dtype="float")
+    check_same_dtype(features, old_centers, "features", "old_centers")
     if old_centers.shape != (k, features.shape[1]):
         raise ValueError(
             f"old_centers: expected shape ({k}, {features.shape[1]}), got {tuple(old_centers.shape)}"
         )
-    sums = torch.zeros_like(old_centers).index_add_(0, labels, features.to(old_centers.dtype))
-    counts = torch.bincount(labels, minlength=k).to(old_centers.dtype)[:, None]
-    return torch.where(counts > 0, sums / counts.clamp_min(1), old_centers)
+    work = working_dtype(features)
+    sums = torch.zeros_like(old_centers, dtype=work).index_add_(0, labels, features.to(work))
+    counts = torch.bincount(labels, minlength=k).to(work)[:, None]
+    return torch.where(counts > 0, sums / counts.clamp_min(1), old_centers.to(work)).to(features.dtype)
 
 
 def _reseed_empty(
@@ -238,13 +237,14 @@ def kmeans(
     tol = check_number(tol, "tol", minimum=0)
     n_init = check_int(n_init, "n_init")
     generator = torch.Generator().manual_seed(seed)
+    work = features.to(working_dtype(features))  # float16/bfloat16: distances and means in float32
     best: KMeansResult | None = None
     for _ in range(1 if isinstance(init, torch.Tensor) else n_init):
-        centers = _initial_centers(features, k, init, generator, max_iter, tol, subset_size)
-        result = _lloyd(features, k, centers, max_iter, tol)
+        centers = _initial_centers(work, k, init, generator, max_iter, tol, subset_size)
+        result = _lloyd(work, k, centers, max_iter, tol)
         if best is None or result.inertia < best.inertia:
             best = result
-    return best
+    return best._replace(centers=best.centers.to(features.dtype))
 
 
 def _initial_centers(
@@ -274,7 +274,7 @@ def _lloyd(
     features: torch.Tensor, k: int, centers: torch.Tensor, max_iter: int, tol: float
 ) -> KMeansResult:
     """One run of Lloyd's algorithm from ``centers`` (empty clusters re-seeded after every assignment)."""
-    d2 = _squared_distances(features, centers)
+    d2 = squared_distances(features, centers)
     labels, d2 = d2.argmin(dim=1), d2.min(dim=1).values
     centers, labels, d2 = _reseed_empty(features, centers, labels, d2, k)
     history = [float(d2.sum())]
@@ -284,7 +284,7 @@ def _lloyd(
         new_centers = kmeans_update(features, labels, k, centers)
         shift = float((new_centers - centers).norm(dim=1).max())
         centers = new_centers
-        d2 = _squared_distances(features, centers)
+        d2 = squared_distances(features, centers)
         labels, d2 = d2.argmin(dim=1), d2.min(dim=1).values
         centers, labels, d2 = _reseed_empty(features, centers, labels, d2, k)
         history.append(float(d2.sum()))
