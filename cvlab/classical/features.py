@@ -24,9 +24,13 @@ def pixel_positions(
     """
     height = check_int(height, "height")
     width = check_int(width, "width")
+    return _positions(height, width, device, dtype)
+
+
+def _positions(height: int, width: int, device: torch.device | str | None, dtype: torch.dtype) -> torch.Tensor:
     rows = torch.arange(height, device=device, dtype=dtype)
     cols = torch.arange(width, device=device, dtype=dtype)
-    return torch.cartesian_prod(rows, cols)
+    return torch.stack(torch.meshgrid(rows, cols, indexing="ij"), dim=-1).reshape(-1, 2)
 
 
 def pixel_features(
@@ -98,5 +102,5 @@ def pixel_features(
     if not space.endswith("xy"):
         return colour
     longer = max(height, width)
-    xy = pixel_positions(height, width, device=image.device, dtype=image.dtype) / max(longer - 1, 1)
+    xy = _positions(height, width, image.device, image.dtype) / max(longer - 1, 1)
     return torch.cat([colour, spatial_weight * xy], dim=1)

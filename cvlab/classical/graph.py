@@ -65,7 +65,8 @@ def affinity_matrix(
             f"positions: expected {n} rows (one per feature vector), got {tuple(positions.shape)}"
         )
     chunk = rows_per_chunk(n)
-    rows, cols = [], []
+    rows, cols = [torch.zeros(0, dtype=torch.long, device=features.device)], [torch.zeros(0, dtype=torch.long,
+                                                                                      device=features.device)]
     for start in range(0, n, chunk):
         near = squared_distances(positions[start : start + chunk], positions) <= radius**2
         i, j = near.nonzero(as_tuple=True)

@@ -54,6 +54,8 @@ def local_threshold(
         raise ValueError(f"window: expected an odd size (the window is centred on the pixel), got {window}")
     check_choice(method, "method", METHODS)
     offset = check_number(offset, "offset")
+    if image.numel() == 0:  # an empty image has an empty threshold surface
+        return image.clone()
     if method == "mean":
         kernel = torch.full((window,), 1.0 / window, dtype=image.dtype, device=image.device)
     else:

@@ -122,7 +122,7 @@ def conv_transpose2d(
     target = (rows[:, None, :, None] * frame_w + cols[None, :, None, :]).flatten()
     frame = copies.new_zeros(b, groups * c_out_g, frame_h * frame_w).index_add(-1, target, copies)
     # negative padding crops: `padding` off every side, then `output_padding` back on at the bottom / right
-    out = F.pad(frame.reshape(b, -1, frame_h, frame_w), (-p[1], op[1] - p[1], -p[0], op[0] - p[0]))
+    out = F.pad(frame.reshape(b, groups * c_out_g, frame_h, frame_w), (-p[1], op[1] - p[1], -p[0], op[0] - p[0]))
     if bias is not None:
         out = out + bias[:, None, None]
     return out if input.dim() == 4 else out[0]

@@ -175,6 +175,8 @@ def upsample_bilinear(
         align_corners=align_corners)``.
     """
     check_tensor(input, "input", ndim=4, shape=_FEATURES, dtype="float")
+    if min(input.shape[2:]) == 0:  # as F.interpolate: there is nothing to interpolate from
+        raise ValueError(f"input: expected H, W >= 1, got shape {tuple(input.shape)}")
     if (size is None) == (scale_factor is None):
         raise ValueError("size, scale_factor: expected exactly one of them, got "
                          f"size={size!r} and scale_factor={scale_factor!r}")
