@@ -20,16 +20,16 @@ from cvlab.ops.arithmetic import _pair, conv_transpose_output_size
 _FEATURES = "(B, C, H, W)"
 
 
-def upsample_nearest(input: torch.Tensor, scale: int | Sequence[int]) -> torch.Tensor:
-    """Nearest-neighbour upsampling by an integer factor: every value fills a ``scale x scale`` block.
+def upsample_nearest(input: torch.Tensor, scale_factor: int | Sequence[int]) -> torch.Tensor:
+    """Nearest-neighbour upsampling by an integer factor: every value fills a ``scale_factor`` square block.
 
     Args:
         input (Tensor[B, C, H, W]): floating feature map.
-        scale (int or (int, int)): upsampling factor(s), >= 1.
+        scale_factor (int or (int, int)): upsampling factor(s), >= 1 (the name ``F.interpolate`` uses).
 
     Returns:
-        Tensor[B, C, H * scale, W * scale], equal to
-        ``F.interpolate(input, scale_factor=scale, mode="nearest")``.
+        Tensor[B, C, H * scale_factor, W * scale_factor], equal to
+        ``F.interpolate(input, scale_factor=scale_factor, mode="nearest")``.
 
     Example:
         >>> upsample_nearest(torch.tensor([[[[1.0, 2.0]]]]), 2)
@@ -37,19 +37,19 @@ def upsample_nearest(input: torch.Tensor, scale: int | Sequence[int]) -> torch.T
                   [1., 1., 2., 2.]]]])
     """
     check_tensor(input, "input", ndim=4, shape=_FEATURES, dtype="float")
-    sh, sw = _pair(scale, "scale", minimum=1)
+    sh, sw = _pair(scale_factor, "scale_factor", minimum=1)
     return input.repeat_interleave(sh, dim=-2).repeat_interleave(sw, dim=-1)
 
 
-def bed_of_nails(input: torch.Tensor, scale: int | Sequence[int]) -> torch.Tensor:
-    """"Bed of nails" upsampling: each value at the top-left of its ``scale x scale`` block, zeros elsewhere.
+def bed_of_nails(input: torch.Tensor, scale_factor: int | Sequence[int]) -> torch.Tensor:
+    """"Bed of nails" upsampling: each value at the top-left of its ``scale_factor`` square block, zeros elsewhere.
 
     Args:
         input (Tensor[B, C, H, W]): floating feature map.
-        scale (int or (int, int)): upsampling factor(s), >= 1.
+        scale_factor (int or (int, int)): upsampling factor(s), >= 1.
 
     Returns:
-        Tensor[B, C, H * scale, W * scale].
+        Tensor[B, C, H * scale_factor, W * scale_factor].
 
     Example:
         >>> bed_of_nails(torch.tensor([[[[1.0, 2.0]]]]), 2)
@@ -57,7 +57,7 @@ def bed_of_nails(input: torch.Tensor, scale: int | Sequence[int]) -> torch.Tenso
                   [0., 0., 0., 0.]]]])
     """
     check_tensor(input, "input", ndim=4, shape=_FEATURES, dtype="float")
-    sh, sw = _pair(scale, "scale", minimum=1)
+    sh, sw = _pair(scale_factor, "scale_factor", minimum=1)
     b, c, h, w = input.shape
     out = input.new_zeros(b, c, h * sh, w * sw)
     out[..., ::sh, ::sw] = input
@@ -78,18 +78,24 @@ def max_unpool(
     of the sizes within ``stride`` of it (those that pool to the same ``H``).
 
     Args:
-        input (Tensor[B, C, H, W]): floating pooled map.
-        indices (Tensor[B, C, H, W]): int64 flat positions ``row * W_out + column`` in the unpooled map, as
-            returned by ``F.max_pool2d(..., return_indices=True)``.
+        input (Tensor[B, C, H, W] or Tensor[C, H, W]): floating pooled map.
+        indices (Tensor[B, C, H, W] or Tensor[C, H, W]): int64 flat positions ``row * W_out + column`` in the
+            unpooled map, as returned by ``F.max_pool2d(..., return_indices=True)``.
         kernel_size, stride, padding (int or (int, int)): those of the max pooling; ``stride`` defaults to
             ``kernel_size``.
-        output_size ((H_out, W_out) or (B, C, H_out, W_out), optional): size of the unpooled map.
+        output_size ((H_out, W_out), (C, H_out, W_out) or (B, C, H_out, W_out), optional): size of the
+            unpooled map (only the last two are used).
 
     Returns:
-        Tensor[B, C, H_out, W_out], equal to ``F.max_unpool2d`` with the same arguments.
+        Tensor[B, C, H_out, W_out] (Tensor[C, H_out, W_out] for an unbatched input), equal to
+        ``F.max_unpool2d`` with the same arguments.
     """
-    check_tensor(input, "input", ndim=4, shape=_FEATURES, dtype="float")
-    check_tensor(indices, "indices", ndim=4, shape=_FEATURES, dtype=torch.int64)
+    check_tensor(input, "input", ndim=(3, 4), shape=f"{_FEATURES} or (C, H, W)", dtype="float")
+    check_tensor(indices, "indices", ndim=(3, 4), shape=f"{_FEATURES} or (C, H, W)", dtype=torch.int64)
+    if input.dim() == 3:
+        if indices.shape != input.shape:
+            raise ValueError(f"indices: expected input's shape {tuple(input.shape)}, got {tuple(indices.shape)}")
+        return max_unpool(input[None], indices[None], kernel_size, stride, padding, output_size)[0]
     if indices.shape != input.shape:
         raise ValueError(f"indices: expected input's shape {tuple(input.shape)}, got {tuple(indices.shape)}")
     k = _pair(kernel_size, "kernel_size", minimum=1)
@@ -97,8 +103,8 @@ def max_unpool(
     p = _pair(padding, "padding", minimum=0)
     size = [conv_transpose_output_size(input.shape[2 + a], k[a], s[a], p[a]) for a in (0, 1)]
     if output_size is not None:
-        if not isinstance(output_size, Sequence) or len(output_size) not in (2, 4):
-            raise ValueError(f"output_size: expected (H_out, W_out) or"
+        if not isinstance(output_size, Sequence | torch.Size) or len(output_size) not in (2, 3, 4):
+            raise ValueError(f"output_size: expected (H_out, W_out), (C, H_out, W_out) or"
                              f" (B, C, H_out, W_out), got {output_size}")
         wanted = [check_int(v, "output_size") for v in output_size[-2:]]
         if any(abs(wanted[a] - size[a]) >= s[a] for a in (0, 1)):
