@@ -126,6 +126,22 @@ def check_int(value: object, name: str, *, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_labels(values: torch.Tensor, name: str, num_classes: int, ignore_index: int | None = None) -> None:
+    """Raise ``ValueError`` unless every value of the integer tensor is in ``[0, num_classes)`` or ``ignore_index``.
+
+    The message gives the range, the first offending value and how many are out of range.
+    """
+    bad = (values < 0) | (values >= num_classes)
+    if ignore_index is not None:
+        bad &= values != ignore_index
+    if bool(bad.any()):
+        first = int(values[bad].flatten()[0])
+        allowed = f"[0, {num_classes})" + (f" or ignore_index={ignore_index}" if ignore_index is not None else "")
+        raise ValueError(
+            f"{name}: expected class ids in {allowed}, got {first} ({int(bad.sum())} value(s) out of range)"
+        )
+
+
 def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
     """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
     if value not in choices:

@@ -53,6 +53,9 @@ def _as_batch(depth: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch
 def pixel_rays(K: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Rays through the pixel centres with unit z: ``K^-1 [u + 0.5, v + 0.5, 1]``.
 
+    In closed form for pinhole intrinsics: ``y = (v + 0.5 - cy) / fy``, ``x = (u + 0.5 - cx - s y) / fx``
+    (``s`` the skew), the rays ``cvlab.data.render_scene`` casts.
+
     Args:
         K (Tensor[3, 3] or Tensor[B, 3, 3]): intrinsics ``[[fx, s, cx], [0, fy, cy], [0, 0, 1]]`` in pixels,
             ``fx, fy != 0``.
@@ -64,13 +67,13 @@ def pixel_rays(K: torch.Tensor, height: int, width: int) -> torch.Tensor:
     _check_intrinsics(K)
     height, width = check_int(height, "height", minimum=0), check_int(width, "width", minimum=0)
     batch = K if K.dim() == 3 else K[None]
-    v, u = torch.meshgrid(
-        torch.arange(height, dtype=K.dtype, device=K.device) + 0.5,
-        torch.arange(width, dtype=K.dtype, device=K.device) + 0.5,
-        indexing="ij",
-    )
-    pixels = torch.stack([u, v, torch.ones_like(u)]).reshape(3, -1)  # (3, H*W)
-    rays = torch.linalg.solve(batch, pixels.expand(batch.shape[0], 3, -1)).reshape(batch.shape[0], 3, height, width)
+    u = torch.arange(width, dtype=K.dtype, device=K.device) + 0.5
+    v = torch.arange(height, dtype=K.dtype, device=K.device) + 0.5
+    fx, skew, cx = (batch[:, 0, i, None, None] for i in range(3))
+    fy, cy = batch[:, 1, 1, None], batch[:, 1, 2, None]
+    y = ((v - cy) / fy)[:, :, None].expand(-1, height, width)  # (B, H, W)
+    x = ((u - cx) - skew * y) / fx
+    rays = torch.stack([x, y, torch.ones_like(x)], dim=1)
     return rays if K.dim() == 3 else rays[0]
 
 

@@ -110,3 +110,20 @@ def test_empty_sizes_give_empty_rays():
 def test_normals_need_two_pixels():
     with pytest.raises(ValueError, match="at least 2x2"):
         normals_from_depth(torch.ones(1, 5), K)
+
+
+def test_pixel_rays_closed_form_equals_the_inverse_of_K_with_skew_and_batches():
+    Ks = torch.stack([K, torch.tensor([[50.0, 3.0, 10.0], [0.0, 40.0, 7.0], [0.0, 0.0, 1.0]])]).double()
+    v, u = torch.meshgrid(torch.arange(5.0) + 0.5, torch.arange(6.0) + 0.5, indexing="ij")
+    pixels = torch.stack([u, v, torch.ones_like(u)]).reshape(3, -1).double()
+    expected = (torch.linalg.inv(Ks) @ pixels).reshape(2, 3, 5, 6)
+    torch.testing.assert_close(pixel_rays(Ks, 5, 6), expected)
+
+
+def test_the_scene_renderer_casts_geometrys_rays():
+    from cvlab.data.scenes import _pixel_rays
+
+    K_scene, xs, ys, _ = _pixel_rays(24, 32)
+    rays = pixel_rays(torch.from_numpy(K_scene), 24, 32)
+    assert torch.equal(rays[0], torch.from_numpy(xs).expand(24, 32))
+    assert torch.equal(rays[1], torch.from_numpy(ys).expand(24, 32))

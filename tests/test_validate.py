@@ -103,3 +103,25 @@ def test_public_functions_take_numpy_and_0d_tensor_scalars(scalar):
     torch.testing.assert_close(pixel_features(image, "rgbxy", scalar(0.5)), pixel_features(image, "rgbxy", 0.5))
     assert adaptive_threshold(image[0], 3, offset=scalar(0.1)).shape == (4, 5)
     assert upsample_bilinear(image[None], scale_factor=scalar(2.0)).shape == (1, 3, 8, 10)
+
+
+def test_check_labels_one_message_for_every_module():
+    from cvlab._validate import check_labels
+    from cvlab.classical import kmeans_update, match_clusters
+    from cvlab.metrics import confusion_matrix
+    from cvlab.viz import colorize
+
+    check_labels(torch.tensor([0, 2, 255]), "target", 3, ignore_index=255)
+    message = r"^target: expected class ids in \[0, 3\) or ignore_index=255, got -1 \(1 value\(s\) out of range\)$"
+    with pytest.raises(ValueError, match=message):
+        check_labels(torch.tensor([0, -1, 255]), "target", 3, ignore_index=255)
+    x = torch.tensor([[-1, 0]])
+    for call, text in [
+        (lambda: confusion_matrix(torch.zeros_like(x), x, 3), r"^target: expected class ids in \[0, 3\) or"),
+        (lambda: match_clusters(torch.zeros_like(x), x, 3), r"^target: expected class ids in \[0, 3\) or"),
+        (lambda: colorize(x), r"^labels: expected class ids in \[0, 256\) or ignore_index=255"),
+        (lambda: kmeans_update(torch.rand(2, 2), x[0], 2, torch.rand(2, 2)),
+         r"^labels: expected class ids in \[0, 2\)"),
+    ]:
+        with pytest.raises(ValueError, match=text):
+            call()

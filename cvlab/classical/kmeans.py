@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import torch
 
-from cvlab._validate import check_choice, check_int, check_number, check_same_dtype, check_tensor
+from cvlab._validate import check_choice, check_int, check_labels, check_number, check_same_dtype, check_tensor
 from cvlab.classical._distances import squared_distances, working_dtype
 
 INITS = ("subset", "random", "uniform", "kmeans++")
@@ -85,10 +85,7 @@ def kmeans_update(
     check_tensor(labels, "labels", ndim=1, shape="(N,)", dtype="int")
     if labels.shape[0] != features.shape[0]:
         raise ValueError(f"labels: expected shape ({features.shape[0]},), got {tuple(labels.shape)}")
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= k):
-        raise ValueError(
-            f"labels: expected values in [0, {k}), got [{int(labels.min())}, {int(labels.max())}]"
-        )
+    check_labels(labels, "labels", k)
     check_tensor(old_centers, "old_centers", ndim=2, shape="(k, F)", dtype="float")
     check_same_dtype(features, old_centers, "features", "old_centers")
     if old_centers.shape != (k, features.shape[1]):

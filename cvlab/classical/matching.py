@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from cvlab._validate import check_int, check_same_shape, check_tensor
+from cvlab._validate import check_int, check_labels, check_same_shape, check_tensor
 
 
 def _contingency(
@@ -22,13 +22,9 @@ def _contingency(
     num_classes = check_int(num_classes, "num_classes")
     if pred.numel() and int(pred.min()) < 0:
         raise ValueError(f"pred: expected cluster ids >= 0, got a minimum of {int(pred.min())}")
+    check_labels(target, "target", num_classes, ignore_index)
     valid = target != ignore_index
     labels = target[valid]
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-        raise ValueError(
-            f"target: expected classes in [0, {num_classes}) or ignore_index={ignore_index}, "
-            f"got values in [{int(labels.min())}, {int(labels.max())}]"
-        )
     num_clusters = int(pred.max()) + 1 if pred.numel() else 1
     flat = pred[valid].long() * num_classes + labels.long()
     table = torch.bincount(flat, minlength=num_clusters * num_classes).view(num_clusters, num_classes)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from cvlab._validate import check_int, check_same_shape, check_tensor
+from cvlab._validate import check_int, check_labels, check_same_shape, check_tensor
 
 __all__ = [
     "confusion_matrix",
@@ -23,16 +23,6 @@ __all__ = [
     "dice_per_class",
     "segmentation_scores",
 ]
-
-
-def _check_labels_in_range(values: Tensor, name: str, num_classes: int) -> None:
-    bad = (values < 0) | (values >= num_classes)
-    if bool(bad.any()):
-        first = int(values[bad].flatten()[0])
-        raise ValueError(
-            f"{name}: expected class ids in [0, {num_classes}), got {first} "
-            f"({int(bad.sum())} pixel(s) out of range)"
-        )
 
 
 def confusion_matrix(
@@ -66,10 +56,11 @@ def confusion_matrix(
     if ignore_index is not None:
         if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
             raise TypeError(f"ignore_index: expected an int or None, got {type(ignore_index).__name__}")
+    check_labels(target, "target", num_classes, ignore_index)
+    if ignore_index is not None:
         counted = target != ignore_index
         pred, target = pred[counted], target[counted]
-    _check_labels_in_range(target, "target", num_classes)
-    _check_labels_in_range(pred, "pred", num_classes)
+    check_labels(pred, "pred", num_classes)
     index = target.long().flatten() * num_classes + pred.long().flatten()
     return torch.bincount(index, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 

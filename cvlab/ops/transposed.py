@@ -13,15 +13,11 @@ Reference: V. Dumoulin and F. Visin, "A guide to convolution arithmetic for deep
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 import torch.nn.functional as F
 
 from cvlab._validate import check_int, check_tensor
-from cvlab.ops.arithmetic import _pair, conv_output_size, conv_transpose_output_size
-
-IntPair = int | Sequence[int]
+from cvlab.ops.arithmetic import IntPair, _pair, conv_output_size, conv_transpose_output_size
 
 
 def _tap_positions(n: int, k: int, stride: int, dilation: int, device: torch.device) -> torch.Tensor:
