@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import NamedTuple
 
@@ -152,17 +153,21 @@ def _init_uniform(features: torch.Tensor, k: int, generator: torch.Generator) ->
 
 
 def _init_kmeans_pp(features: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-    """k-means++ (Arthur & Vassilvitskii, 2007): each new centre drawn with probability ~ D(x)^2."""
+    """Greedy k-means++ (Arthur & Vassilvitskii, 2007; scikit-learn's variant): ``2 + log k`` candidates for each
+    new centre are drawn with probability ~ D(x)^2, and the one that lowers the inertia most is kept."""
+    trials = 2 + int(math.log(k))
     first = int(torch.randint(features.shape[0], (1,), generator=generator))
     centers = [features[first]]
-    d2 = (features - centers[0]).square().sum(dim=1)
+    d2 = squared_distances(features[first : first + 1], features)[0]
     for _ in range(1, k):
         weights = d2.double().cpu()
         if float(weights.sum()) == 0.0:  # every point already is a centre
             weights = torch.ones_like(weights)
-        index = int(torch.multinomial(weights, 1, generator=generator))
-        centers.append(features[index])
-        d2 = torch.minimum(d2, (features - features[index]).square().sum(dim=1))
+        candidates = torch.multinomial(weights, trials, replacement=True, generator=generator).to(features.device)
+        candidate_d2 = torch.minimum(d2[None], squared_distances(features[candidates], features))
+        best = int(candidate_d2.sum(dim=1).argmin())
+        centers.append(features[candidates[best]])
+        d2 = candidate_d2[best]
     return torch.stack(centers)
 
 
@@ -174,18 +179,21 @@ def kmeans(
     tol: float = 1e-4,
     seed: int = 0,
     subset_size: int = 1000,
-    n_init: int = 10,
+    n_init: int | str = "auto",
 ) -> KMeansResult:
     """Cluster points into ``k`` groups by Lloyd's algorithm, minimising ``sum_i ||x_i - c(x_i)||^2``.
 
     Alternates :func:`kmeans_assign` and :func:`kmeans_update` until no centre moves by more than ``tol``
     (Euclidean, in feature units) or ``max_iter`` updates ran; the labels returned belong to the final
     centres. As ``sklearn.cluster.KMeans`` it runs ``n_init`` times from different initialisations and keeps
-    the run with the lowest final inertia (one run for given centres).
+    the run with the lowest final inertia; ``n_init="auto"`` (scikit-learn's default) means one run for
+    ``"kmeans++"`` or given centres and 10 for the other initialisations.
 
     Initialisations:
 
-    * ``"kmeans++"`` (default, as scikit-learn): D^2 sampling (Arthur & Vassilvitskii, 2007).
+    * ``"kmeans++"`` (default, as scikit-learn): greedy D^2 sampling (Arthur & Vassilvitskii, 2007): for each
+      new centre ``2 + log k`` candidates drawn with probability ~ squared distance to the nearest chosen
+      centre, keeping the one that lowers the inertia most.
     * ``"subset"``: k-means (``"random"`` init) on ``subset_size`` random points; its centres start the full
       run. Cheap, and it starts near a good solution (not always: one run can still land in a poor minimum).
     * ``"random"``: ``k`` random data points (pixels); a candidate closer than 1 % of the bounding-box
@@ -205,8 +213,8 @@ def kmeans(
         tol: stop when the largest centre shift is <= ``tol``, >= 0.
         seed: seed of the initialisation (a private ``torch.Generator``; global RNG untouched).
         subset_size: number of points for ``init="subset"`` (clipped to ``N``).
-        n_init: number of runs from different initialisations, >= 1; the one with the lowest final inertia
-            is returned (ignored for a tensor ``init``, which runs once).
+        n_init: number of runs from different initialisations, >= 1, or ``"auto"``; the one with the lowest
+            final inertia is returned (a tensor ``init`` runs once).
 
     Returns:
         KMeansResult: ``labels``, ``centers``, ``inertia_history``, ``n_iter`` of the best run.
@@ -232,6 +240,8 @@ def kmeans(
     subset_size = check_int(subset_size, "subset_size")
     seed = check_int(seed, "seed", minimum=0)
     tol = check_number(tol, "tol", minimum=0)
+    if n_init == "auto":
+        n_init = 1 if isinstance(init, torch.Tensor) or init == "kmeans++" else 10
     n_init = check_int(n_init, "n_init")
     generator = torch.Generator().manual_seed(seed)
     work = features.to(working_dtype(features))  # float16/bfloat16: distances and means in float32

@@ -63,6 +63,9 @@ def test_n_init_keeps_the_best_run(blobs):
         single = kmeans(blobs, 5, init=init, n_init=1, seed=1, subset_size=50)
         many = kmeans(blobs, 5, init=init, n_init=6, seed=1, subset_size=50)
         assert many.inertia <= single.inertia
+    # "auto", as scikit-learn: 10 runs for the random starts, one greedy k-means++ run
+    assert kmeans(blobs, 5, init="random", seed=1).inertia == kmeans(blobs, 5, init="random", n_init=10, seed=1).inertia
+    assert kmeans(blobs, 5, seed=1).inertia == kmeans(blobs, 5, init="kmeans++", n_init=1, seed=1).inertia
 
 
 def test_random_init_resamples_near_duplicates():
