@@ -9,8 +9,8 @@ import argparse
 
 import torch
 import torch.nn.functional as F
-
 from bench_transposed import seconds  # benchmarks/ is on sys.path when this script runs
+
 from cvlab.ops import upsample_bilinear
 
 SETTINGS = [  # (batch, channels, H, W, scale_factor)
@@ -29,8 +29,8 @@ def main() -> None:
     for b, c, h, w, s in SETTINGS:
         for fmt in (torch.contiguous_format, torch.channels_last):
             x = torch.rand(b, c, h, w, device=device).contiguous(memory_format=fmt)
-            ours = seconds(lambda t: upsample_bilinear(t, scale_factor=s), (x,), args.repeats, device)
-            theirs = seconds(lambda t: F.interpolate(t, scale_factor=s, mode="bilinear"), (x,), args.repeats,
+            ours = seconds(lambda t, s=s: upsample_bilinear(t, scale_factor=s), (x,), args.repeats, device)
+            theirs = seconds(lambda t, s=s: F.interpolate(t, scale_factor=s, mode="bilinear"), (x,), args.repeats,
                              device)
             layout = "channels_last" if fmt is torch.channels_last else "contiguous"
             print(f"{(b, c, h, w)} x{s} {layout:13s}: cvlab / torch = {ours / theirs:5.1f}")
