@@ -6,6 +6,7 @@ Every message names the argument, what was expected and what was got, e.g.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -64,13 +65,83 @@ def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str)
         raise ValueError(f"{name_a} and {name_b}: expected the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
 
 
+def _scalar(value: object) -> object:
+    """A 0-d tensor or a NumPy scalar as the Python number it holds; anything else unchanged."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and value.dtype != torch.bool and not value.is_complex():
+        return value.item()
+    if isinstance(value, np.integer | np.floating):
+        return value.item()
+    return value
+
+
+def check_same_dtype(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    """Raise ``TypeError`` unless ``a`` and ``b`` have the same dtype."""
+    if a.dtype != b.dtype:
+        raise TypeError(f"{name_a} and {name_b}: expected the same dtype, got {a.dtype} and {b.dtype}")
+
+
+def check_number(
+    value: object,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive: bool = False,
+    finite: bool = True,
+) -> float:
+    """Return ``value`` as a float, raising unless it is a real number in the range.
+
+    Python numbers, NumPy scalars and 0-d tensors are accepted (not bools). ``exclusive`` makes ``minimum``
+    a strict bound (``> minimum``); ``finite`` refuses NaN and infinities.
+    """
+    bounds = []
+    if minimum is not None:
+        bounds.append(f"{'>' if exclusive else '>='} {minimum:g}")
+    if maximum is not None:
+        bounds.append(f"<= {maximum:g}")
+    what = "a " + ("finite " if finite else "") + "number" + (" " + " and ".join(bounds) if bounds else "")
+    raw = _scalar(value)
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        got = f"a tensor of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+        raise TypeError(f"{name}: expected {what}, got {got}")
+    number = float(raw)
+    ok = not (finite and not math.isfinite(number)) and not math.isnan(number)
+    if minimum is not None:
+        ok = ok and (number > minimum if exclusive else number >= minimum)
+    if maximum is not None:
+        ok = ok and number <= maximum
+    if not ok:
+        raise ValueError(f"{name}: expected {what}, got {number!r}")
+    return number
+
+
 def check_int(value: object, name: str, *, minimum: int = 1) -> int:
-    """Return ``value`` as an int, raising unless it is an integer >= ``minimum``."""
+    """Return ``value`` as an int, raising unless it is an integer >= ``minimum`` (NumPy and 0-d tensors too)."""
+    if isinstance(value, torch.Tensor) and not value.is_floating_point():
+        value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise TypeError(f"{name}: expected an int >= {minimum}, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
     return int(value)
+
+
+def check_labels(values: torch.Tensor, name: str, num_classes: int, ignore_index: int | None = None) -> torch.Tensor:
+    """Raise ``ValueError`` unless every value of the integer tensor is in ``[0, num_classes)`` or ``ignore_index``;
+    return the bool mask of the counted values (those that are not ``ignore_index``).
+
+    The message gives the range, the first offending value and how many are out of range.
+    """
+    bad = (values < 0) | (values >= num_classes)
+    if ignore_index is not None:
+        bad &= values != ignore_index
+    if bool(bad.any()):
+        first = int(values[bad].flatten()[0])
+        allowed = f"[0, {num_classes})" + (f" or ignore_index={ignore_index}" if ignore_index is not None else "")
+        raise ValueError(
+            f"{name}: expected class ids in {allowed}, got {first} ({int(bad.sum())} value(s) out of range)"
+        )
+    return values != ignore_index if ignore_index is not None else torch.ones_like(values, dtype=torch.bool)
 
 
 def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
@@ -132,23 +203,6 @@ def check_ignore_index(value: object, name: str = "ignore_index") -> int | None:
     return None if value is None else int(value)
 
 
-def check_class_ids(
-    values: torch.Tensor, name: str, num_classes: int, ignore_index: int | None = None
-) -> torch.Tensor:
-    """Raise ``ValueError`` unless every entry of ``values`` is in ``[0, num_classes)`` or is ``ignore_index``.
-
-    Returns the bool mask of the counted entries (those that are not ``ignore_index``).
-    """
-    counted = values != ignore_index if ignore_index is not None else torch.ones_like(values, dtype=torch.bool)
-    bad = counted & ((values < 0) | (values >= num_classes))
-    if bool(bad.any()):
-        first = int(values[bad].flatten()[0])
-        raise ValueError(
-            f"{name}: expected class ids in [0, {num_classes}), got {first} ({int(bad.sum())} pixel(s) out of range)"
-        )
-    return counted
-
-
 def check_logits_and_labels(logits: object, target: object, *, logits_name: str = "logits") -> None:
     """Raise unless ``logits`` is a floating ``(B, K, ...)`` tensor and ``target`` integer ``(B, ...)`` to match."""
     check_tensor(logits, logits_name, dtype="float", shape="(B, K, ...)")
@@ -160,21 +214,3 @@ def check_logits_and_labels(logits: object, target: object, *, logits_name: str 
         )
     if logits.shape[1] < 2:
         raise ValueError(f"{logits_name}: expected K >= 2 class scores along dimension 1, got {tuple(logits.shape)}")
-
-
-def check_number(
-    value: object, name: str, *, minimum: float | None = None, maximum: float | None = None, open_min: bool = False
-) -> float:
-    """Return ``value`` as a float, raising unless it is a real number in ``[minimum, maximum]``.
-
-    ``open_min=True`` excludes ``minimum`` itself (e.g. a smoothing term that must be > 0).
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
-    value = float(value)
-    low = minimum is not None and (value <= minimum if open_min else value < minimum)
-    if value != value or low or (maximum is not None and value > maximum):
-        lo = "-inf" if minimum is None else f"{minimum:g}"
-        hi = "inf" if maximum is None else f"{maximum:g}"
-        raise ValueError(f"{name}: expected a number in {'(' if open_min else '['}{lo}, {hi}], got {value:g}")
-    return value

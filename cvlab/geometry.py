@@ -10,17 +10,33 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from cvlab._validate import check_tensor
+from cvlab._validate import check_int, check_tensor
 
 __all__ = ["backproject", "depth_to_points", "normals_from_depth", "pixel_rays", "project"]
+
+
+def _check_intrinsics(K: object) -> torch.Tensor:
+    """``K`` must be finite pinhole intrinsics ``[[fx, s, cx], [0, fy, cy], [0, 0, 1]]`` with ``fx, fy != 0``."""
+    check_tensor(K, "K", ndim=(2, 3), shape="(3, 3) or (B, 3, 3)", dtype="float", finite=True)
+    if K.shape[-2:] != (3, 3):
+        raise ValueError(f"K: expected intrinsics of shape (3, 3) or (B, 3, 3), got shape {tuple(K.shape)}")
+    if K.numel() == 0:
+        return K
+    lower = K[..., [1, 2, 2, 2], [0, 0, 1, 2]].reshape(-1, 4)
+    if not bool((lower == lower.new_tensor([0.0, 0.0, 0.0, 1.0])).all()):
+        raise ValueError(f"K: expected pinhole intrinsics [[fx, s, cx], [0, fy, cy], [0, 0, 1]], got rows 2-3 "
+                         f"{K.reshape(-1, 3, 3)[0, 1:].tolist()}")
+    focal = K[..., [0, 1], [0, 1]]
+    if bool((focal == 0).any()):
+        raise ValueError(f"K: expected non-zero focal lengths fx, fy (K is singular), got "
+                         f"{focal.reshape(-1, 2)[(focal.reshape(-1, 2) == 0).any(1)][0].tolist()}")
+    return K
 
 
 def _as_batch(depth: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """Check ``depth`` and ``K`` and bring them to ``(B, H, W)`` and ``(B, 3, 3)``."""
     check_tensor(depth, "depth", ndim=(2, 3, 4), shape="(H, W), (B, H, W) or (B, 1, H, W)", dtype="float")
-    check_tensor(K, "K", ndim=(2, 3), shape="(3, 3) or (B, 3, 3)", dtype="float", finite=True)
-    if K.shape[-2:] != (3, 3):
-        raise ValueError(f"K: expected intrinsics of shape (3, 3) or (B, 3, 3), got shape {tuple(K.shape)}")
+    _check_intrinsics(K)
     single = depth.dim() == 2
     if depth.dim() == 4:
         if depth.shape[1] != 1:
@@ -37,22 +53,27 @@ def _as_batch(depth: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch
 def pixel_rays(K: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Rays through the pixel centres with unit z: ``K^-1 [u + 0.5, v + 0.5, 1]``.
 
+    In closed form for pinhole intrinsics: ``y = (v + 0.5 - cy) / fy``, ``x = (u + 0.5 - cx - s y) / fx``
+    (``s`` the skew), the rays ``cvlab.data.render_scene`` casts.
+
     Args:
-        K (Tensor[3, 3] or Tensor[B, 3, 3]): intrinsics in pixels.
-        height, width: image size in pixels.
+        K (Tensor[3, 3] or Tensor[B, 3, 3]): intrinsics ``[[fx, s, cx], [0, fy, cy], [0, 0, 1]]`` in pixels,
+            ``fx, fy != 0``.
+        height, width: image size in pixels, >= 0.
 
     Returns:
         Tensor[B, 3, H, W] (or Tensor[3, H, W] for a single ``K``), in K's dtype and device.
     """
-    check_tensor(K, "K", ndim=(2, 3), shape="(3, 3) or (B, 3, 3)", dtype="float", finite=True)
+    _check_intrinsics(K)
+    height, width = check_int(height, "height", minimum=0), check_int(width, "width", minimum=0)
     batch = K if K.dim() == 3 else K[None]
-    v, u = torch.meshgrid(
-        torch.arange(height, dtype=K.dtype, device=K.device) + 0.5,
-        torch.arange(width, dtype=K.dtype, device=K.device) + 0.5,
-        indexing="ij",
-    )
-    pixels = torch.stack([u, v, torch.ones_like(u)]).reshape(3, -1)  # (3, H*W)
-    rays = torch.linalg.solve(batch, pixels.expand(batch.shape[0], 3, -1)).reshape(-1, 3, height, width)
+    u = torch.arange(width, dtype=K.dtype, device=K.device) + 0.5
+    v = torch.arange(height, dtype=K.dtype, device=K.device) + 0.5
+    fx, skew, cx = (batch[:, 0, i, None, None] for i in range(3))
+    fy, cy = batch[:, 1, 1, None], batch[:, 1, 2, None]
+    y = ((v - cy) / fy)[:, :, None].expand(-1, height, width)  # (B, H, W)
+    x = ((u - cx) - skew * y) / fx
+    rays = torch.stack([x, y, torch.ones_like(x)], dim=1)
     return rays if K.dim() == 3 else rays[0]
 
 

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from cvlab._validate import check_int
+from cvlab._validate import check_int, check_number, check_tensor
 from cvlab.device import get_device, seed_everything
 from cvlab.metrics.segmentation import confusion_matrix, mean_iou, pixel_accuracy
 
@@ -88,9 +88,10 @@ class SegmentationMeter:
         key (str, optional): for multi-task models whose outputs and targets are dicts: score
             ``output[key]`` against ``target[key]``.
 
-    ``update(output, target)`` takes logits ``(B, K, H, W)`` (argmax over K) or predicted ids ``(B, H, W)``,
-    and targets ``(B, H, W)``; ``compute()`` returns ``{"miou": ..., "pixel_acc": ...}``; the matrix is kept
-    in ``confusion`` (Tensor[K, K], rows = target) for a closer look.
+    ``update(output, target)`` takes logits ``(B, K, H, W)`` (argmax over K), binary logits ``(B, 1, H, W)``
+    (class 1 where the logit is > 0, i.e. sigmoid > 1/2; needs ``num_classes=2``) or predicted ids
+    ``(B, H, W)``, and targets ``(B, H, W)``; ``compute()`` returns ``{"miou": ..., "pixel_acc": ...}``; the
+    matrix is kept in ``confusion`` (Tensor[K, K], rows = target) for a closer look.
     """
 
     def __init__(self, num_classes: int, ignore_index: int | None = 255, key: str | None = None):
@@ -105,9 +106,24 @@ class SegmentationMeter:
     def update(self, output: Tensor | Mapping[str, Tensor], target: Tensor | Mapping[str, Tensor]) -> None:
         if self.key is not None:
             output, target = output[self.key], target[self.key]
-        pred = output.argmax(1) if output.is_floating_point() else output
+        pred = self._predicted_ids(output)
         conf = confusion_matrix(pred, target, self.num_classes, self.ignore_index)
         self.confusion = self.confusion.to(conf.device) + conf
+
+    def _predicted_ids(self, output: Tensor) -> Tensor:
+        check_tensor(output, "output", ndim=(3, 4), shape="(B, K, H, W), (B, 1, H, W) or (B, H, W)")
+        if not output.is_floating_point():
+            return output
+        check_tensor(output, "output", ndim=4, shape="(B, K, H, W) of logits")
+        if output.shape[1] == 1:  # one binary logit per pixel: argmax over one channel would be 0 everywhere
+            if self.num_classes != 2:
+                raise ValueError(f"output: binary logits (B, 1, H, W) need num_classes=2, got num_classes="
+                                 f"{self.num_classes}")
+            return (output[:, 0] > 0).long()
+        if output.shape[1] != self.num_classes:
+            raise ValueError(f"output: expected logits of shape (B, {self.num_classes}, H, W), got "
+                             f"{tuple(output.shape)}")
+        return output.argmax(1)
 
     def compute(self) -> dict[str, float]:
         return {"miou": float(mean_iou(self.confusion)), "pixel_acc": float(pixel_accuracy(self.confusion))}
@@ -260,10 +276,8 @@ def _check_budget(epochs: object, time_budget_s: object) -> None:
         )
     if epochs is not None:
         check_int(epochs, "epochs")
-    elif isinstance(time_budget_s, bool) or not isinstance(time_budget_s, int | float):
-        raise TypeError(f"time_budget_s: expected a number of seconds > 0, got {type(time_budget_s).__name__}")
-    elif not 0 < time_budget_s < math.inf:
-        raise ValueError(f"time_budget_s: expected a number of seconds > 0, got {time_budget_s}")
+    else:
+        check_number(time_budget_s, "time_budget_s", minimum=0, exclusive=True)
 
 
 def _progress_bar(loader: Iterable, epochs: int | None, time_budget_s: float | None, progress: bool) -> tqdm:
@@ -294,6 +308,92 @@ def _train_step(
         nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
     return loss.item()
+
+
+def _check_fit_args(
+    model: object,
+    loss_fn: object,
+    optimizer: object,
+    epochs: object,
+    time_budget_s: object,
+    grad_clip: object,
+    metrics: Mapping[str, Meter | Callable] | None,
+    val_loader: Iterable | None,
+) -> dict[str, Meter]:
+    """Validate :func:`fit`'s arguments up front; return the validation meters."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn: expected a callable, got {type(loss_fn).__name__}")
+    _check_budget(epochs, time_budget_s)
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer: expected a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    if grad_clip is not None:
+        check_number(grad_clip, "grad_clip", minimum=0, exclusive=True)
+    meters = _as_meters(metrics)
+    if meters and val_loader is None:
+        raise ValueError("metrics: validation metrics need a val_loader")
+    return meters
+
+
+@dataclass
+class _Step:
+    """What one training step needs: the model, its loss and optimizer, the clipping and the device."""
+
+    model: nn.Module
+    loss_fn: Callable[[Any, Any], Tensor]
+    optimizer: torch.optim.Optimizer
+    grad_clip: float | None
+    device: torch.device
+
+
+def _train_epoch(
+    step: _Step,
+    train_loader: Iterable,
+    bar: tqdm,
+    postfix: dict[str, Any],
+    epoch: int,
+    start: float,
+    epochs: int | None,
+    time_budget_s: float | None,
+) -> tuple[float, int, bool]:
+    """One pass over ``train_loader`` (cut short by the time budget): mean loss, steps, whether time ran out."""
+    step.model.train()
+    loss_total, count, steps = 0.0, 0, 0
+    for x, y in _pairs(train_loader, "train_loader"):
+        x, y = _to_device(x, step.device), _to_device(y, step.device)
+        n = _batch_size(x)
+        loss_total += _train_step(step.model, x, y, step.loss_fn, step.optimizer, step.grad_clip) * n
+        count, steps = count + n, steps + 1
+        now = perf_counter()
+        bar.update(1 if epochs is not None else min(now - start, time_budget_s) - bar.n)
+        postfix.update(epoch=epoch, loss=f"{loss_total / count:.4f}")
+        bar.set_postfix(postfix, refresh=False)
+        if time_budget_s is not None and now - start >= time_budget_s:
+            return loss_total / count, steps, True
+    if steps == 0:
+        raise ValueError("train_loader: expected at least one batch per epoch, got none")
+    return loss_total / count, steps, False
+
+
+def _validate_epoch(
+    model: nn.Module,
+    val_loader: Iterable,
+    meters: dict[str, Meter],
+    loss_fn: Callable[[Any, Any], Tensor],
+    device: torch.device,
+    history: History,
+    bar: tqdm,
+    postfix: dict[str, Any],
+) -> None:
+    """Score the epoch's model on ``val_loader`` into ``history`` and the progress bar."""
+    scores = evaluate(model, val_loader, metrics=meters, loss_fn=loss_fn, device=device)
+    history.val_loss.append(scores.pop("loss"))
+    for name, value in scores.items():
+        history.val_metrics.setdefault(name, []).append(value)
+    postfix.update(val_loss=f"{history.val_loss[-1]:.4f}")
+    postfix.update({f"val_{name}": f"{value:.3f}" for name, value in scores.items()})
+    bar.set_postfix(postfix)
 
 
 def fit(
@@ -339,18 +439,7 @@ def fit(
     Returns:
         History: the per-epoch record.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    if not callable(loss_fn):
-        raise TypeError(f"loss_fn: expected a callable, got {type(loss_fn).__name__}")
-    _check_budget(epochs, time_budget_s)
-    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"optimizer: expected a torch.optim.Optimizer, got {type(optimizer).__name__}")
-    if grad_clip is not None and not (isinstance(grad_clip, int | float) and grad_clip > 0):
-        raise ValueError(f"grad_clip: expected a number > 0 or None, got {grad_clip!r}")
-    meters = _as_meters(metrics)
-    if meters and val_loader is None:
-        raise ValueError("metrics: validation metrics need a val_loader")
+    meters = _check_fit_args(model, loss_fn, optimizer, epochs, time_budget_s, grad_clip, metrics, val_loader)
 
     seed_everything(seed)
     if isinstance(getattr(train_loader, "generator", None), torch.Generator):
@@ -367,34 +456,16 @@ def fit(
     try:
         while not out_of_time and (epochs is None or history.epochs < epochs):
             epoch_start = perf_counter()
-            model.train()
-            loss_total, count, steps = 0.0, 0, 0
-            for x, y in _pairs(train_loader, "train_loader"):
-                x, y = _to_device(x, device), _to_device(y, device)
-                n = _batch_size(x)
-                loss_total += _train_step(model, x, y, loss_fn, optimizer, grad_clip) * n
-                count, steps = count + n, steps + 1
-                now = perf_counter()
-                bar.update(1 if epochs is not None else min(now - start, time_budget_s) - bar.n)
-                postfix.update(epoch=history.epochs + 1, loss=f"{loss_total / count:.4f}")
-                bar.set_postfix(postfix, refresh=False)
-                if time_budget_s is not None and now - start >= time_budget_s:
-                    out_of_time = True
-                    break
-            if steps == 0:
-                raise ValueError("train_loader: expected at least one batch per epoch, got none")
+            step = _Step(model, loss_fn, optimizer, grad_clip, device)
+            mean_loss, steps, out_of_time = _train_epoch(
+                step, train_loader, bar, postfix, history.epochs + 1, start, epochs, time_budget_s
+            )
             if scheduler is not None:
                 scheduler.step()
-            history.train_loss.append(loss_total / count)
+            history.train_loss.append(mean_loss)
             history.steps.append(steps)
             if val_loader is not None:
-                scores = evaluate(model, val_loader, metrics=meters, loss_fn=loss_fn, device=device)
-                history.val_loss.append(scores.pop("loss"))
-                for name, value in scores.items():
-                    history.val_metrics.setdefault(name, []).append(value)
-                postfix.update(val_loss=f"{history.val_loss[-1]:.4f}")
-                postfix.update({f"val_{name}": f"{value:.3f}" for name, value in scores.items()})
-                bar.set_postfix(postfix)
+                _validate_epoch(model, val_loader, meters, loss_fn, device, history, bar, postfix)
             history.epoch_time_s.append(perf_counter() - epoch_start)
     finally:
         bar.close()

@@ -21,9 +21,10 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from skimage.color import hsv2rgb
 from torch import Tensor
 
-from cvlab._validate import check_int, check_same_shape, check_tensor
+from cvlab._validate import check_int, check_labels, check_number, check_same_shape, check_tensor
 
 __all__ = [
     "palette",
@@ -120,19 +121,11 @@ def colorize(labels: Tensor, ignore_index: int | None = 255, stuff: Sequence[int
         Tensor[..., H, W, 3]: float32 RGB in [0, 1], on the device of ``labels``.
     """
     labels = check_tensor(_as_tensor(labels, "labels"), "labels", ndim=(2, 3), shape="(H, W)", dtype="int")
+    check_labels(labels, "labels", 256, ignore_index)
     ignored = labels == ignore_index if ignore_index is not None else torch.zeros_like(labels, dtype=torch.bool)
-    bad = ~ignored & ((labels < 0) | (labels > 255))
-    if bool(bad.any()):
-        raise ValueError(f"labels: expected class ids in [0, 256) or {ignore_index}, got {int(labels[bad][0])}")
     colors = class_colors(256, stuff).to(labels.device)[labels.long().clamp(0, 255)]
     colors[ignored] = torch.tensor(IGNORE_COLOR, device=labels.device)
     return colors
-
-
-def _hsv_to_rgb(hsv: Tensor) -> Tensor:
-    h, s, v = hsv.unbind(-1)
-    k = (torch.tensor([5.0, 3.0, 1.0], dtype=hsv.dtype) + 6 * h[..., None]) % 6
-    return v[..., None] * (1 - s[..., None] * torch.minimum(k, 4 - k).clamp(0, 1))
 
 
 def _id_colors(ids: Tensor) -> Tensor:
@@ -141,7 +134,7 @@ def _id_colors(ids: Tensor) -> Tensor:
     hsv = torch.stack(
         [(x * _GOLDEN + 0.1) % 1, 0.65 + 0.3 * ((x * 0.7548776662) % 1), 0.8 + 0.2 * ((x * 0.5698) % 1)], -1
     )
-    return _hsv_to_rgb(hsv).float()
+    return torch.from_numpy(hsv2rgb(hsv.cpu().numpy())).to(ids.device, torch.float32)
 
 
 def instance_colors(instance: Tensor) -> Tensor:
@@ -221,8 +214,7 @@ def overlay(
         raise ValueError(
             f"image and labels: expected the same H, W, got {tuple(image.shape)} and {tuple(labels.shape)}"
         )
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha: expected a value in [0, 1], got {alpha}")
+    alpha = check_number(alpha, "alpha", minimum=0, maximum=1)
     rgb = image.permute(1, 2, 0).clamp(0, 1)
     colors = colorize(labels, ignore_index, stuff).to(rgb.dtype)
     blended = (1 - alpha) * rgb + alpha * colors

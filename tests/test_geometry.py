@@ -81,11 +81,30 @@ def test_normals_face_the_camera():
         (torch.ones(4, 4), torch.eye(4), ValueError, r"K: expected intrinsics of shape \(3, 3\)"),
         (torch.ones(2, 4, 4), torch.eye(3).expand(3, 3, 3), ValueError, r"K: expected one matrix per depth map"),
         (torch.ones(4, 4), torch.full((3, 3), math.nan), ValueError, "K: expected finite values"),
+        (torch.ones(4, 4), torch.zeros(3, 3), ValueError, r"K: expected pinhole intrinsics"),
+        (torch.ones(4, 4), torch.tensor([[0.0, 0, 2], [0, 5, 2], [0, 0, 1]]), ValueError, "K: expected non-zero focal"),
+        (torch.ones(4, 4), torch.tensor([[5.0, 0, 2], [0, 5, 2], [1, 0, 1]]), ValueError, "K: expected pinhole"),
+        (torch.ones(4, 4), K.long(), TypeError, "K: expected a floating tensor"),
     ],
 )
 def test_bad_input(depth, K_, error, match):
     with pytest.raises(error, match=match):
         backproject(depth, K_)
+
+
+@pytest.mark.parametrize(
+    "args, error, match",
+    [((K, 0.5, 4), TypeError, "^height:"), ((K, 4, -1), ValueError, "^width:"), ((K[:2], 4, 4), ValueError, "^K:"),
+     ((torch.eye(3) * 0, 4, 4), ValueError, "^K:")],
+)
+def test_pixel_rays_bad_input(args, error, match):
+    with pytest.raises(error, match=match):
+        pixel_rays(*args)
+
+
+def test_empty_sizes_give_empty_rays():
+    assert pixel_rays(K, 0, 5).shape == (3, 0, 5)
+    assert backproject(torch.ones(2, 0, 3), K).shape == (2, 3, 0, 3)
 
 
 def test_normals_need_two_pixels():
@@ -118,3 +137,19 @@ def test_depth_to_points_mask_keeps_row_major_order():
         depth_to_points(depth, K, mask[:2])
     with pytest.raises(ValueError, match="points: expected a last dimension of 3"):
         project(torch.ones(4, 2), K)
+
+def test_pixel_rays_closed_form_equals_the_inverse_of_K_with_skew_and_batches():
+    Ks = torch.stack([K, torch.tensor([[50.0, 3.0, 10.0], [0.0, 40.0, 7.0], [0.0, 0.0, 1.0]])]).double()
+    v, u = torch.meshgrid(torch.arange(5.0) + 0.5, torch.arange(6.0) + 0.5, indexing="ij")
+    pixels = torch.stack([u, v, torch.ones_like(u)]).reshape(3, -1).double()
+    expected = (torch.linalg.inv(Ks) @ pixels).reshape(2, 3, 5, 6)
+    torch.testing.assert_close(pixel_rays(Ks, 5, 6), expected)
+
+
+def test_the_scene_renderer_casts_geometrys_rays():
+    from cvlab.data.scenes import _pixel_rays
+
+    K_scene, xs, ys, _ = _pixel_rays(24, 32)
+    rays = pixel_rays(torch.tensor(K_scene), 24, 32)
+    assert torch.equal(rays[0], torch.from_numpy(xs).expand(24, 32))
+    assert torch.equal(rays[1], torch.from_numpy(ys).expand(24, 32))

@@ -231,6 +231,18 @@ def test_segmentation_meter_accepts_ids_and_resets():
     assert meter.confusion.sum() == 0 and math.isnan(meter.compute()["miou"])
 
 
+def test_segmentation_meter_scores_binary_logits_by_their_sign():
+    logits = torch.tensor([[[[-2.0, 0.5], [3.0, -0.1]]]])  # (1, 1, 2, 2)
+    target = torch.tensor([[[0, 1], [1, 1]]])
+    meter = SegmentationMeter(2)
+    meter.update(logits, target)
+    assert meter.confusion.tolist() == [[1, 0], [1, 2]]  # one target-1 pixel has logit -0.1 -> class 0
+    with pytest.raises(ValueError, match="^output: binary logits"):
+        SegmentationMeter(3).update(logits, target)
+    with pytest.raises(ValueError, match=r"^output: expected logits of shape \(B, 3, H, W\)"):
+        SegmentationMeter(3).update(torch.zeros(1, 2, 2, 2), target)
+
+
 def test_history_best():
     h = History(
         train_loss=[3.0, 1.0, 2.0], val_loss=[2.0, float("nan"), 1.5], val_metrics={"miou": [0.1, 0.5, 0.4]}
@@ -250,9 +262,9 @@ def test_history_best():
     [
         ({}, ValueError, "epochs and time_budget_s: expected exactly one"),
         ({"epochs": 1, "time_budget_s": 1.0}, ValueError, "epochs and time_budget_s: expected exactly one"),
-        ({"time_budget_s": -1.0}, ValueError, "time_budget_s: expected a number of seconds > 0, got -1.0"),
-        ({"time_budget_s": 0}, ValueError, "time_budget_s: expected a number of seconds > 0"),
-        ({"time_budget_s": "10"}, TypeError, "time_budget_s: expected a number"),
+        ({"time_budget_s": -1.0}, ValueError, "time_budget_s: expected a finite number > 0, got -1.0"),
+        ({"time_budget_s": 0}, ValueError, "time_budget_s: expected a finite number > 0"),
+        ({"time_budget_s": "10"}, TypeError, "time_budget_s: expected a finite number"),
         ({"epochs": 0}, ValueError, "epochs: expected an int >= 1, got 0"),
         ({"epochs": 1.5}, TypeError, "epochs: expected an int"),
         (

@@ -5,15 +5,18 @@ import torch
 from cvlab._validate import (
     check_categories,
     check_choice,
-    check_class_ids,
     check_ignore_index,
     check_int,
+    check_labels,
     check_logits_and_labels,
     check_number,
     check_panoptic,
+    check_same_dtype,
     check_same_shape,
     check_tensor,
 )
+from cvlab.classical import adaptive_threshold, affinity_matrix, kmeans, mean_shift, normalized_cut, pixel_features
+from cvlab.ops import upsample_bilinear
 
 
 def test_check_tensor_accepts_and_returns():
@@ -93,11 +96,11 @@ def test_check_categories():
         check_categories("ab", [1], -1)
 
 
-def test_check_class_ids_returns_counted_mask_and_names_the_first_bad_id():
+def test_check_labels_returns_the_counted_mask_and_names_the_first_bad_id():
     values = torch.tensor([0, 2, 255, 1])
-    assert check_class_ids(values, "t", 3, 255).tolist() == [True, True, False, True]
-    with pytest.raises(ValueError, match=r"t: expected class ids in \[0, 3\), got 255 \(1 pixel\(s\) out of range\)"):
-        check_class_ids(values, "t", 3)
+    assert check_labels(values, "t", 3, 255).tolist() == [True, True, False, True]
+    with pytest.raises(ValueError, match=r"t: expected class ids in \[0, 3\), got 255 \(1 value\(s\) out of range\)"):
+        check_labels(values, "t", 3)
 
 
 def test_check_ignore_index():
@@ -112,18 +115,72 @@ def test_check_logits_and_labels():
         check_logits_and_labels(torch.zeros(2, 3, 4, 5), torch.zeros(2, 5, 4, dtype=torch.long))
 
 
+@pytest.mark.parametrize("value", [0.25, 1, np.float32(0.25), np.float64(0.25), np.int64(1), torch.tensor(0.25),
+                                   torch.tensor(1), torch.tensor(0.25, dtype=torch.float64)])
+def test_check_number_accepts_python_numpy_and_0d_tensor_scalars(value):
+    assert check_number(value, "sigma", minimum=0, exclusive=True) == pytest.approx(float(value))
+    assert isinstance(check_number(value, "sigma"), float)
+
+
 @pytest.mark.parametrize(
     "value, kwargs, error, match",
     [
-        ("1", {}, TypeError, "g: expected a number, got str"),
-        (True, {}, TypeError, "g: expected a number, got bool"),
-        (-1.0, {"minimum": 0.0}, ValueError, r"g: expected a number in \[0, inf\], got -1"),
-        (0.0, {"minimum": 0.0, "open_min": True}, ValueError, r"g: expected a number in \(0, inf\], got 0"),
-        (2.0, {"maximum": 1.0}, ValueError, r"g: expected a number in \[-inf, 1\], got 2"),
-        (float("nan"), {}, ValueError, "g: expected a number"),
+        (0.0, {"minimum": 0, "exclusive": True}, ValueError, r"^sigma: expected a finite number > 0, got 0.0$"),
+        (torch.tensor(-1.0), {"minimum": 0}, ValueError, r"^sigma: expected a finite number >= 0, got -1.0$"),
+        (2.0, {"minimum": 0, "maximum": 1}, ValueError, r"^sigma: expected a finite number >= 0 and <= 1, got 2.0"),
+        (float("nan"), {}, ValueError, r"^sigma: expected a finite number, got nan"),
+        (float("inf"), {"minimum": 0}, ValueError, r"^sigma: expected a finite number >= 0, got inf"),
+        (True, {}, TypeError, r"^sigma: expected a finite number, got bool"),
+        ("0.5", {}, TypeError, r"^sigma: expected a finite number, got str"),
+        (torch.tensor([0.5]), {}, TypeError, r"^sigma: expected a finite number, got a tensor of shape \(1,\)"),
+        (torch.tensor(True), {}, TypeError, r"^sigma: expected a finite number, got a tensor of shape \(\)"),
     ],
 )
-def test_check_number(value, kwargs, error, match):
+def test_check_number_messages(value, kwargs, error, match):
     with pytest.raises(error, match=match):
-        check_number(value, "g", **kwargs)
-    assert check_number(0.5, "g", minimum=0.0, maximum=1.0) == 0.5
+        check_number(value, "sigma", **kwargs)
+    assert check_number(float("inf"), "tol", minimum=0, finite=False) == float("inf")
+
+
+def test_check_int_accepts_0d_integer_tensors_and_check_same_dtype_names_both():
+    assert check_int(torch.tensor(3), "k") == 3
+    with pytest.raises(TypeError, match="^k: expected an int >= 1, got Tensor"):
+        check_int(torch.tensor(3.0), "k")
+    with pytest.raises(TypeError, match=r"^features and centers: expected the same dtype, got torch.float32 and "
+                                        r"torch.float64$"):
+        check_same_dtype(torch.zeros(1), torch.zeros(1, dtype=torch.float64), "features", "centers")
+
+
+@pytest.mark.parametrize("scalar", [np.float32, np.float64, torch.tensor])
+def test_public_functions_take_numpy_and_0d_tensor_scalars(scalar):
+    x = torch.rand(30, 2, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(affinity_matrix(x, scalar(0.3)), affinity_matrix(x, 0.3))
+    assert torch.equal(mean_shift(x, scalar(0.4)).labels, mean_shift(x, 0.4).labels)
+    assert kmeans(x, 2, tol=scalar(0.0), n_init=1).inertia == kmeans(x, 2, tol=0.0, n_init=1).inertia
+    assert normalized_cut(affinity_matrix(x, 0.3), max_ncut=scalar(0.2)).shape == (30,)
+    image = torch.rand(3, 4, 5)
+    torch.testing.assert_close(pixel_features(image, "rgbxy", scalar(0.5)), pixel_features(image, "rgbxy", 0.5))
+    assert adaptive_threshold(image[0], 3, offset=scalar(0.1)).shape == (4, 5)
+    assert upsample_bilinear(image[None], scale_factor=scalar(2.0)).shape == (1, 3, 8, 10)
+
+
+def test_check_labels_one_message_for_every_module():
+    from cvlab._validate import check_labels
+    from cvlab.classical import kmeans_update, match_clusters
+    from cvlab.metrics import confusion_matrix
+    from cvlab.viz import colorize
+
+    check_labels(torch.tensor([0, 2, 255]), "target", 3, ignore_index=255)
+    message = r"^target: expected class ids in \[0, 3\) or ignore_index=255, got -1 \(1 value\(s\) out of range\)$"
+    with pytest.raises(ValueError, match=message):
+        check_labels(torch.tensor([0, -1, 255]), "target", 3, ignore_index=255)
+    x = torch.tensor([[-1, 0]])
+    for call, text in [
+        (lambda: confusion_matrix(torch.zeros_like(x), x, 3), r"^target: expected class ids in \[0, 3\) or"),
+        (lambda: match_clusters(torch.zeros_like(x), x, 3), r"^target: expected class ids in \[0, 3\) or"),
+        (lambda: colorize(x), r"^labels: expected class ids in \[0, 256\) or ignore_index=255"),
+        (lambda: kmeans_update(torch.rand(2, 2), x[0], 2, torch.rand(2, 2)),
+         r"^labels: expected class ids in \[0, 2\)"),
+    ]:
+        with pytest.raises(ValueError, match=text):
+            call()

@@ -78,11 +78,6 @@ def test_instance_colors_distinct_and_background_black():
     assert torch.equal(viz.instance_colors(inst), rgb)  # the same id keeps its colour
 
 
-def test_instance_colors_hsv_matches_matplotlib():
-    hsv = torch.rand(50, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    np.testing.assert_allclose(viz._hsv_to_rgb(hsv).numpy(), mcolors.hsv_to_rgb(hsv.numpy()), atol=1e-12)
-
-
 def test_colorize_panoptic():
     category = torch.tensor([[0, 3, 3], [3, 3, -1]])
     instance = torch.tensor([[0, 1, 1], [2, 2, 0]])

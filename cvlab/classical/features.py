@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from skimage.color import rgb2lab
 
-from cvlab._validate import check_choice, check_int, check_tensor
+from cvlab._validate import check_choice, check_int, check_number, check_tensor
 
 SPACES = ("rgb", "rgbxy", "lab", "labxy")
 
@@ -24,9 +24,13 @@ def pixel_positions(
     """
     height = check_int(height, "height")
     width = check_int(width, "width")
+    return _positions(height, width, device, dtype)
+
+
+def _positions(height: int, width: int, device: torch.device | str | None, dtype: torch.dtype) -> torch.Tensor:
     rows = torch.arange(height, device=device, dtype=dtype)
     cols = torch.arange(width, device=device, dtype=dtype)
-    return torch.cartesian_prod(rows, cols)
+    return torch.stack(torch.meshgrid(rows, cols, indexing="ij"), dim=-1).reshape(-1, 2)
 
 
 def pixel_features(
@@ -34,12 +38,14 @@ def pixel_features(
     space: str = "rgb",
     spatial_weight: float = 1.0,
     *,
-    channel_axis: int = 0,
+    channel_axis: int | None = None,
 ) -> torch.Tensor:
     """Turn an image into one feature vector per pixel, in row-major pixel order.
 
-    ``channel_axis`` tells the layouts apart: ``0`` (default) reads ``(C, H, W)`` (the torch convention),
-    ``-1`` or ``2`` reads ``(H, W, C)`` (NumPy / scikit-image). A 2-D ``(H, W)`` image has one channel.
+    ``channel_axis`` tells the layouts apart: ``0`` reads ``(C, H, W)`` (the torch convention), ``-1`` or
+    ``2`` reads ``(H, W, C)`` (NumPy / scikit-image). The default follows the input's library: ``0`` for a
+    tensor, ``-1`` for an ndarray; a default layout with more than 4 channels while the other end has 1, 3 or
+    4 is refused as ambiguous (pass ``channel_axis``). A 2-D ``(H, W)`` image has one channel.
 
     Feature spaces:
 
@@ -55,7 +61,8 @@ def pixel_features(
         image (Tensor or ndarray[C, H, W], [H, W, C] or [H, W]): float image in [0, 1].
         space: one of ``"rgb"``, ``"rgbxy"``, ``"lab"``, ``"labxy"``.
         spatial_weight: weight of the position features (ignored by ``"rgb"`` and ``"lab"``), >= 0.
-        channel_axis: the channel axis of a 3-D image, ``0`` or ``-1``.
+        channel_axis: the channel axis of a 3-D image, ``0`` or ``-1``; default ``0`` for a tensor and ``-1``
+            for an ndarray.
 
     Returns:
         Tensor[H * W, F]: on the image's device (NumPy input: CPU) and with its float dtype;
@@ -65,16 +72,25 @@ def pixel_features(
         >>> pixel_features(torch.rand(3, 4, 5), "rgbxy").shape
         torch.Size([20, 5])
     """
+    explicit = channel_axis is not None
     if isinstance(image, np.ndarray):
         image = torch.from_numpy(np.ascontiguousarray(image))
+        channel_axis = -1 if channel_axis is None else channel_axis
     check_tensor(
         image, "image", ndim=(2, 3), shape="(C, H, W), (H, W, C) or (H, W)", dtype="float", finite=True
     )
     check_choice(space, "space", SPACES)
+    channel_axis = 0 if channel_axis is None else channel_axis
     if channel_axis not in (0, -1, 2):
         raise ValueError(f"channel_axis: expected 0 or -1, got {channel_axis!r}")
-    if isinstance(spatial_weight, bool) or not isinstance(spatial_weight, int | float) or spatial_weight < 0:
-        raise ValueError(f"spatial_weight: expected a number >= 0, got {spatial_weight!r}")
+    if image.dim() == 3 and not explicit:
+        given, other = (image.shape[0], image.shape[-1]) if channel_axis == 0 else (image.shape[-1], image.shape[0])
+        if given > 4 and other in (1, 3, 4):
+            layout = "(C, H, W)" if channel_axis == 0 else "(H, W, C)"
+            raise ValueError(f"channel_axis: image of shape {tuple(image.shape)} read as {layout} would have "
+                             f"{given} channels; pass channel_axis={-1 if channel_axis == 0 else 0} if its "
+                             f"channels are the axis of size {other}, or channel_axis={channel_axis} to confirm")
+    spatial_weight = check_number(spatial_weight, "spatial_weight", minimum=0)
     hwc = image[..., None] if image.dim() == 2 else (image.permute(1, 2, 0) if channel_axis == 0 else image)
     height, width, channels = hwc.shape
     colour = hwc.reshape(height * width, channels)
@@ -86,5 +102,5 @@ def pixel_features(
     if not space.endswith("xy"):
         return colour
     longer = max(height, width)
-    xy = pixel_positions(height, width, device=image.device, dtype=image.dtype) / max(longer - 1, 1)
+    xy = _positions(height, width, image.device, image.dtype) / max(longer - 1, 1)
     return torch.cat([colour, spatial_weight * xy], dim=1)

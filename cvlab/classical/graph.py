@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from cvlab._validate import check_tensor
-
-_CHUNK_ELEMENTS = 1 << 22  # position-distance entries per chunk when building a sparse graph
+from cvlab._validate import check_number, check_tensor
+from cvlab.classical._distances import rows_per_chunk, squared_distances, working_dtype
 
 
 def affinity_matrix(
@@ -50,16 +49,14 @@ def affinity_matrix(
         (torch.Size([3, 3]), 0.0)
     """
     check_tensor(features, "features", ndim=2, shape="(N, F)", dtype="float", finite=True)
-    if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not sigma > 0:
-        raise ValueError(f"sigma: expected a number > 0, got {sigma!r}")
+    sigma = check_number(sigma, "sigma", minimum=0, exclusive=True)
     n = features.shape[0]
     if radius is None:
         if positions is not None:
             raise ValueError("positions: only used together with radius; pass radius= as well")
-        d2 = torch.cdist(features, features, compute_mode="donot_use_mm_for_euclid_dist").square()
-        return torch.exp(-d2 / (2 * sigma**2)).fill_diagonal_(0.0)
-    if isinstance(radius, bool) or not isinstance(radius, int | float) or not radius > 0:
-        raise ValueError(f"radius: expected a number > 0, got {radius!r}")
+        d2 = squared_distances(features, features)
+        return torch.exp(-d2 / (2 * sigma**2)).fill_diagonal_(0.0).to(features.dtype)
+    radius = check_number(radius, "radius", minimum=0, exclusive=True)
     if positions is None:
         raise ValueError("positions: required when radius is given, e.g. pixel_positions(H, W)")
     check_tensor(positions, "positions", ndim=2, shape="(N, P)", dtype="float", finite=True)
@@ -67,26 +64,48 @@ def affinity_matrix(
         raise ValueError(
             f"positions: expected {n} rows (one per feature vector), got {tuple(positions.shape)}"
         )
-    rows_per_chunk = max(1, _CHUNK_ELEMENTS // max(n, 1))
-    rows, cols = [], []
-    for start in range(0, n, rows_per_chunk):
-        near = torch.cdist(positions[start : start + rows_per_chunk], positions) <= radius
+    chunk = rows_per_chunk(n)
+    rows, cols = [torch.zeros(0, dtype=torch.long, device=features.device)], [torch.zeros(0, dtype=torch.long,
+                                                                                      device=features.device)]
+    for start in range(0, n, chunk):
+        near = squared_distances(positions[start : start + chunk], positions) <= radius**2
         i, j = near.nonzero(as_tuple=True)
         i = i + start
         keep = i != j
         rows.append(i[keep])
         cols.append(j[keep])
     i, j = torch.cat(rows), torch.cat(cols)
-    values = torch.exp(-(features[i] - features[j]).square().sum(dim=1) / (2 * sigma**2))
+    work = features.to(working_dtype(features))
+    values = torch.exp(-(work[i] - work[j]).square().sum(dim=1) / (2 * sigma**2)).to(features.dtype)
     return torch.sparse_coo_tensor(torch.stack([i, j]), values, (n, n), check_invariants=False).coalesce()
 
 
 def _check_graph(W: object) -> torch.Tensor:
+    """The one check of an affinity matrix: square, dense or sparse COO, finite, non-negative, symmetric.
+
+    Symmetric up to rounding: ``|W - W^T| <= 1e-5 max|W|`` entry-wise (one stored triangle is refused).
+    """
     check_tensor(W, "W", ndim=2, shape="(N, N)", dtype="float")
     if W.shape[0] != W.shape[1]:
         raise ValueError(f"W: expected a square affinity matrix (N, N), got shape {tuple(W.shape)}")
     if W.layout not in (torch.strided, torch.sparse_coo):
         raise TypeError(f"W: expected a dense or sparse COO tensor, got layout {W.layout}")
+    sparse = W.layout == torch.sparse_coo
+    values = W.coalesce().values() if sparse else W
+    if values.numel() == 0:
+        return W
+    if not bool(torch.isfinite(values).all()):
+        bad = int((~torch.isfinite(values)).sum())
+        raise ValueError(f"W: expected finite affinities, got {bad} NaN/inf entr{'y' if bad == 1 else 'ies'}")
+    if bool((values < 0).any()):
+        raise ValueError(f"W: expected non-negative affinities, got a minimum of {float(values.min()):.3g}")
+    asymmetry = (W - W.t()).coalesce().values() if sparse else W - W.t()
+    largest = float(values.abs().max())
+    if asymmetry.numel() and float(asymmetry.abs().max()) > 1e-5 * largest:
+        raise ValueError(
+            f"W: expected a symmetric affinity matrix (W == W.T), got max |W - W.T| = "
+            f"{float(asymmetry.abs().max()):.3g} (largest affinity {largest:.3g}); store both triangles"
+        )
     return W
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import NamedTuple
 
 import torch
 
-from cvlab._validate import check_choice, check_int, check_tensor
+from cvlab._validate import check_choice, check_int, check_labels, check_number, check_same_dtype, check_tensor
+from cvlab.classical._distances import squared_distances, working_dtype
 
 INITS = ("subset", "random", "uniform", "kmeans++")
 
@@ -43,11 +45,6 @@ def _check_features(features: object) -> torch.Tensor:
     return features
 
 
-def _squared_distances(features: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
-    """(N, k) squared Euclidean distances, computed from differences (exact, no ``|x|^2 - 2xc + |c|^2``)."""
-    return torch.cdist(features, centers, compute_mode="donot_use_mm_for_euclid_dist").square()
-
-
 def kmeans_assign(features: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
     """Assignment step: the index of the nearest centre (Euclidean) for every point.
 
@@ -60,11 +57,12 @@ def kmeans_assign(features: torch.Tensor, centers: torch.Tensor) -> torch.Tensor
     """
     _check_features(features)
     check_tensor(centers, "centers", ndim=2, shape="(k, F)", dtype="float", finite=True)
+    check_same_dtype(features, centers, "features", "centers")
     if centers.shape[1] != features.shape[1] or centers.shape[0] == 0:
         raise ValueError(
             f"centers: expected shape (k, {features.shape[1]}) with k >= 1, got {tuple(centers.shape)}"
         )
-    return _squared_distances(features, centers).argmin(dim=1)
+    return squared_distances(features, centers).argmin(dim=1)
 
 
 def kmeans_update(
@@ -88,18 +86,17 @@ def kmeans_update(
     check_tensor(labels, "labels", ndim=1, shape="(N,)", dtype="int")
     if labels.shape[0] != features.shape[0]:
         raise ValueError(f"labels: expected shape ({features.shape[0]},), got {tuple(labels.shape)}")
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= k):
-        raise ValueError(
-            f"labels: expected values in [0, {k}), got [{int(labels.min())}, {int(labels.max())}]"
-        )
+    check_labels(labels, "labels", k)
     check_tensor(old_centers, "old_centers", ndim=2, shape="(k, F)", dtype="float")
+    check_same_dtype(features, old_centers, "features", "old_centers")
     if old_centers.shape != (k, features.shape[1]):
         raise ValueError(
             f"old_centers: expected shape ({k}, {features.shape[1]}), got {tuple(old_centers.shape)}"
         )
-    sums = torch.zeros_like(old_centers).index_add_(0, labels, features.to(old_centers.dtype))
-    counts = torch.bincount(labels, minlength=k).to(old_centers.dtype)[:, None]
-    return torch.where(counts > 0, sums / counts.clamp_min(1), old_centers)
+    work = working_dtype(features)
+    sums = torch.zeros_like(old_centers, dtype=work).index_add_(0, labels, features.to(work))
+    counts = torch.bincount(labels, minlength=k).to(work)[:, None]
+    return torch.where(counts > 0, sums / counts.clamp_min(1), old_centers.to(work)).to(features.dtype)
 
 
 def _reseed_empty(
@@ -156,43 +153,52 @@ def _init_uniform(features: torch.Tensor, k: int, generator: torch.Generator) ->
 
 
 def _init_kmeans_pp(features: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-    """k-means++ (Arthur & Vassilvitskii, 2007): each new centre drawn with probability ~ D(x)^2."""
+    """Greedy k-means++ (Arthur & Vassilvitskii, 2007; scikit-learn's variant): ``2 + log k`` candidates for each
+    new centre are drawn with probability ~ D(x)^2, and the one that lowers the inertia most is kept."""
+    trials = 2 + int(math.log(k))
     first = int(torch.randint(features.shape[0], (1,), generator=generator))
     centers = [features[first]]
-    d2 = (features - centers[0]).square().sum(dim=1)
+    d2 = squared_distances(features[first : first + 1], features)[0]
     for _ in range(1, k):
         weights = d2.double().cpu()
         if float(weights.sum()) == 0.0:  # every point already is a centre
             weights = torch.ones_like(weights)
-        index = int(torch.multinomial(weights, 1, generator=generator))
-        centers.append(features[index])
-        d2 = torch.minimum(d2, (features - features[index]).square().sum(dim=1))
+        candidates = torch.multinomial(weights, trials, replacement=True, generator=generator).to(features.device)
+        candidate_d2 = torch.minimum(d2[None], squared_distances(features[candidates], features))
+        best = int(candidate_d2.sum(dim=1).argmin())
+        centers.append(features[candidates[best]])
+        d2 = candidate_d2[best]
     return torch.stack(centers)
 
 
 def kmeans(
     features: torch.Tensor,
     k: int,
-    init: str | torch.Tensor = "subset",
+    init: str | torch.Tensor = "kmeans++",
     max_iter: int = 100,
     tol: float = 1e-4,
     seed: int = 0,
     subset_size: int = 1000,
+    n_init: int | str = "auto",
 ) -> KMeansResult:
     """Cluster points into ``k`` groups by Lloyd's algorithm, minimising ``sum_i ||x_i - c(x_i)||^2``.
 
     Alternates :func:`kmeans_assign` and :func:`kmeans_update` until no centre moves by more than ``tol``
     (Euclidean, in feature units) or ``max_iter`` updates ran; the labels returned belong to the final
-    centres.
+    centres. As ``sklearn.cluster.KMeans`` it runs ``n_init`` times from different initialisations and keeps
+    the run with the lowest final inertia; ``n_init="auto"`` (scikit-learn's default) means one run for
+    ``"kmeans++"`` or given centres and 10 for the other initialisations.
 
     Initialisations:
 
-    * ``"subset"`` (default): k-means (``"random"`` init) on ``subset_size`` random points; its centres start
-      the full run. Cheap, and it starts near a good solution.
+    * ``"kmeans++"`` (default, as scikit-learn): greedy D^2 sampling (Arthur & Vassilvitskii, 2007): for each
+      new centre ``2 + log k`` candidates drawn with probability ~ squared distance to the nearest chosen
+      centre, keeping the one that lowers the inertia most.
+    * ``"subset"``: k-means (``"random"`` init) on ``subset_size`` random points; its centres start the full
+      run. Cheap, and it starts near a good solution (not always: one run can still land in a poor minimum).
     * ``"random"``: ``k`` random data points (pixels); a candidate closer than 1 % of the bounding-box
       diagonal to an already chosen centre is resampled.
     * ``"uniform"``: uniform in the bounding box of the data (often gives empty clusters).
-    * ``"kmeans++"``: D^2 sampling (Arthur & Vassilvitskii, 2007).
     * a ``(k, F)`` tensor: these initial centres (as ``sklearn.cluster.KMeans(init=array)``).
 
     Empty clusters: after each assignment an empty cluster's centre jumps to the point farthest from its own
@@ -202,14 +208,16 @@ def kmeans(
     Args:
         features (Tensor[N, F]): the points, e.g. from :func:`~cvlab.classical.pixel_features`.
         k: number of clusters, >= 1.
-        init: ``"subset"``, ``"random"``, ``"uniform"``, ``"kmeans++"`` or a Tensor[k, F] of centres.
+        init: ``"kmeans++"``, ``"subset"``, ``"random"``, ``"uniform"`` or a Tensor[k, F] of centres.
         max_iter: maximum number of update steps, >= 1.
         tol: stop when the largest centre shift is <= ``tol``, >= 0.
         seed: seed of the initialisation (a private ``torch.Generator``; global RNG untouched).
         subset_size: number of points for ``init="subset"`` (clipped to ``N``).
+        n_init: number of runs from different initialisations, >= 1, or ``"auto"``; the one with the lowest
+            final inertia is returned (a tensor ``init`` runs once).
 
     Returns:
-        KMeansResult: ``labels``, ``centers``, ``inertia_history``, ``n_iter``.
+        KMeansResult: ``labels``, ``centers``, ``inertia_history``, ``n_iter`` of the best run.
 
     Reference: S. Lloyd, "Least squares quantization in PCM", IEEE Trans. Information Theory, 1982.
 
@@ -231,22 +239,49 @@ def kmeans(
     max_iter = check_int(max_iter, "max_iter")
     subset_size = check_int(subset_size, "subset_size")
     seed = check_int(seed, "seed", minimum=0)
-    if isinstance(tol, bool) or not isinstance(tol, int | float) or not tol >= 0:
-        raise ValueError(f"tol: expected a number >= 0, got {tol!r}")
+    tol = check_number(tol, "tol", minimum=0)
+    if n_init == "auto":
+        n_init = 1 if isinstance(init, torch.Tensor) or init == "kmeans++" else 10
+    n_init = check_int(n_init, "n_init")
     generator = torch.Generator().manual_seed(seed)
-    n = features.shape[0]
+    work = features.to(working_dtype(features))  # float16/bfloat16: distances and means in float32
+    best: KMeansResult | None = None
+    for _ in range(1 if isinstance(init, torch.Tensor) else n_init):
+        centers = _initial_centers(work, k, init, generator, max_iter, tol, subset_size)
+        result = _lloyd(work, k, centers, max_iter, tol)
+        if best is None or result.inertia < best.inertia:
+            best = result
+    return best._replace(centers=best.centers.to(features.dtype))
+
+
+def _initial_centers(
+    features: torch.Tensor,
+    k: int,
+    init: str | torch.Tensor,
+    generator: torch.Generator,
+    max_iter: int,
+    tol: float,
+    subset_size: int,
+) -> torch.Tensor:
+    """The ``(k, F)`` starting centres for one run of :func:`kmeans` (draws from ``generator``)."""
     if isinstance(init, torch.Tensor):
-        centers = init.to(features)
-    elif init == "subset":
+        return init.to(features)
+    if init == "subset":
+        n = features.shape[0]
         pick = torch.randperm(n, generator=generator)[: min(subset_size, n)].to(features.device)
+        seed = int(torch.randint(2**31, (1,), generator=generator))
         with warnings.catch_warnings():  # a small subset may hold fewer distinct points than the full data
             warnings.simplefilter("ignore", UserWarning)
-            centers = kmeans(features[pick], k, "random", max_iter, tol, seed).centers
-    else:
-        make = {"random": _init_random, "uniform": _init_uniform, "kmeans++": _init_kmeans_pp}[init]
-        centers = make(features, k, generator)
+            return kmeans(features[pick], k, "random", max_iter, tol, seed, n_init=1).centers
+    make = {"random": _init_random, "uniform": _init_uniform, "kmeans++": _init_kmeans_pp}[init]
+    return make(features, k, generator)
 
-    d2 = _squared_distances(features, centers)
+
+def _lloyd(
+    features: torch.Tensor, k: int, centers: torch.Tensor, max_iter: int, tol: float
+) -> KMeansResult:
+    """One run of Lloyd's algorithm from ``centers`` (empty clusters re-seeded after every assignment)."""
+    d2 = squared_distances(features, centers)
     labels, d2 = d2.argmin(dim=1), d2.min(dim=1).values
     centers, labels, d2 = _reseed_empty(features, centers, labels, d2, k)
     history = [float(d2.sum())]
@@ -256,7 +291,7 @@ def kmeans(
         new_centers = kmeans_update(features, labels, k, centers)
         shift = float((new_centers - centers).norm(dim=1).max())
         centers = new_centers
-        d2 = _squared_distances(features, centers)
+        d2 = squared_distances(features, centers)
         labels, d2 = d2.argmin(dim=1), d2.min(dim=1).values
         centers, labels, d2 = _reseed_empty(features, centers, labels, d2, k)
         history.append(float(d2.sum()))

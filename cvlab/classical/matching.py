@@ -1,7 +1,7 @@
 """Scoring unsupervised clusters against semantic labels: Hungarian cluster-to-class matching and its mIoU.
 
 Cluster ids carry no meaning, so before any comparison each cluster is given the class it overlaps most, one
-cluster per class (Kuhn, 1955). The contingency table is computed here with ``torch.bincount``.
+cluster per class present in the target (Kuhn, 1955). The contingency table is computed here with ``torch.bincount``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from cvlab._validate import check_int, check_same_shape, check_tensor
+from cvlab._validate import check_int, check_labels, check_same_shape, check_tensor
 
 
 def _contingency(
@@ -22,13 +22,9 @@ def _contingency(
     num_classes = check_int(num_classes, "num_classes")
     if pred.numel() and int(pred.min()) < 0:
         raise ValueError(f"pred: expected cluster ids >= 0, got a minimum of {int(pred.min())}")
+    check_labels(target, "target", num_classes, ignore_index)
     valid = target != ignore_index
     labels = target[valid]
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-        raise ValueError(
-            f"target: expected classes in [0, {num_classes}) or ignore_index={ignore_index}, "
-            f"got values in [{int(labels.min())}, {int(labels.max())}]"
-        )
     num_clusters = int(pred.max()) + 1 if pred.numel() else 1
     flat = pred[valid].long() * num_classes + labels.long()
     table = torch.bincount(flat, minlength=num_clusters * num_classes).view(num_clusters, num_classes)
@@ -36,9 +32,15 @@ def _contingency(
 
 
 def _assignment(table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Hungarian matching maximising the matched overlap: (clusters, classes) index pairs."""
-    clusters, classes = linear_sum_assignment(table.cpu().numpy(), maximize=True)
-    return torch.from_numpy(clusters).to(table.device), torch.from_numpy(classes).to(table.device)
+    """Hungarian matching maximising the matched overlap: (clusters, classes) index pairs.
+
+    Only classes present in the target take part: a class with no pixel must not take a cluster (whose
+    pixels would then count as that absent class, with IoU 0, instead of as unmatched).
+    """
+    present = torch.nonzero(table.sum(dim=0) > 0).flatten().cpu()
+    clusters, columns = linear_sum_assignment(table[:, present.to(table.device)].cpu().numpy(), maximize=True)
+    classes = present[torch.from_numpy(columns)]
+    return torch.from_numpy(clusters).to(table.device), classes.to(table.device)
 
 
 def match_clusters(
@@ -77,11 +79,11 @@ def clustering_miou(
     """Mean IoU of a clustering after :func:`match_clusters`: the usual score of unsupervised segmentation.
 
     .. math:: \\text{IoU}_k = \\frac{|P_k \\cap G_k|}{|P_k \\cup G_k|}, \\qquad
-              \\text{mIoU} = \\frac{1}{|\\{k : P_k \\cup G_k \\ne \\emptyset\\}|} \\sum_k \\text{IoU}_k
+              \\text{mIoU} = \\frac{1}{|\\{k : G_k \\ne \\emptyset\\}|} \\sum_{k : G_k \\ne \\emptyset} \\text{IoU}_k
 
     where ``P_k`` are the pixels of the cluster matched to class ``k`` and ``G_k`` those labelled ``k``
-    (ignored pixels excluded from both). Classes absent from both prediction and target are left out of the
-    mean.
+    (ignored pixels excluded from both). The mean runs over the classes present in the target; only they
+    are matched (:func:`match_clusters`), so surplus clusters stay unmatched and count as errors.
 
     Args:
         pred (Tensor[H, W] or Tensor[N], int): cluster ids >= 0.
@@ -101,6 +103,7 @@ def clustering_miou(
     predicted = torch.zeros_like(hit)
     hit[classes] = table[clusters, classes]
     predicted[classes] = table[clusters].sum(dim=1)
-    union = predicted + table.sum(dim=0) - hit
-    present = union > 0
+    labelled = table.sum(dim=0)
+    union = predicted + labelled - hit
+    present = labelled > 0
     return float((hit[present] / union[present]).mean())

@@ -7,10 +7,10 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from cvlab._validate import check_choice, check_int, check_tensor
+from cvlab._validate import check_choice, check_int, check_number, check_same_dtype, check_tensor
+from cvlab.classical._distances import rows_per_chunk, squared_distances, working_dtype
 
 KERNELS = ("flat", "gaussian")
-_CHUNK_ELEMENTS = 1 << 22  # distance-matrix entries per chunk (16 MiB in float32)
 
 
 class MeanShiftResult(NamedTuple):
@@ -27,20 +27,13 @@ class MeanShiftResult(NamedTuple):
     n_iter: int
 
 
-def _positive(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{name}: expected a number > 0, got {value!r}")
-    return float(value)
-
-
 def _shift(
     points: torch.Tensor, features: torch.Tensor, bandwidth: float, kernel: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One mean-shift step for every point, in row chunks; also the count of features within ``bandwidth``."""
-    rows = max(1, _CHUNK_ELEMENTS // features.shape[0])
     shifted, counts = [], []
-    for chunk in points.split(rows):
-        d2 = torch.cdist(chunk, features, compute_mode="donot_use_mm_for_euclid_dist").square()
+    for chunk in points.split(rows_per_chunk(features.shape[0])):
+        d2 = squared_distances(chunk, features)
         inside = d2 <= bandwidth**2
         weights = inside.to(features.dtype) if kernel == "flat" else torch.exp(-d2 / (2 * bandwidth**2))
         total = weights.sum(dim=1, keepdim=True)
@@ -74,20 +67,22 @@ def mean_shift_step(
     """
     check_tensor(features, "features", ndim=2, shape="(N, F)", dtype="float", finite=True)
     check_tensor(points, "points", ndim=2, shape="(M, F)", dtype="float", finite=True)
+    check_same_dtype(points, features, "points", "features")
     if points.shape[1] != features.shape[1]:
         raise ValueError(f"points: expected shape (M, {features.shape[1]}), got {tuple(points.shape)}")
     if features.shape[0] == 0:
         raise ValueError("features: expected at least one point, got shape (0, F)")
-    bandwidth = _positive(bandwidth, "bandwidth")
+    bandwidth = check_number(bandwidth, "bandwidth", minimum=0, exclusive=True)
     check_choice(kernel, "kernel", KERNELS)
-    return _shift(points, features, bandwidth, kernel)[0]
+    work = working_dtype(features)
+    return _shift(points.to(work), features.to(work), bandwidth, kernel)[0].to(features.dtype)
 
 
 def _merge(modes: torch.Tensor, intensity: torch.Tensor, radius: float) -> torch.Tensor:
     """Greedy suppression: keep the densest mode, drop every mode within ``radius`` of it, repeat."""
     order = torch.sort(intensity, descending=True, stable=True).indices
     modes = modes[order]
-    close = (torch.cdist(modes, modes) <= radius).triu(diagonal=1).cpu().numpy()
+    close = (squared_distances(modes, modes) <= radius**2).triu(diagonal=1).cpu().numpy()
     keep = np.ones(len(modes), dtype=bool)
     for i in range(len(modes)):
         if keep[i]:
@@ -139,13 +134,12 @@ def mean_shift(
     check_tensor(features, "features", ndim=2, shape="(N, F)", dtype="float", finite=True)
     if features.shape[0] == 0:
         raise ValueError("features: expected at least one point, got shape (0, F)")
-    bandwidth = _positive(bandwidth, "bandwidth")
+    bandwidth = check_number(bandwidth, "bandwidth", minimum=0, exclusive=True)
     check_choice(kernel, "kernel", KERNELS)
     max_iter = check_int(max_iter, "max_iter")
-    tol = 1e-3 * bandwidth if tol is None else float(tol)
-    if not tol >= 0:
-        raise ValueError(f"tol: expected a number >= 0, got {tol!r}")
-    merge_radius = bandwidth if merge_radius is None else _positive(merge_radius, "merge_radius")
+    tol = 1e-3 * bandwidth if tol is None else check_number(tol, "tol", minimum=0)
+    merge_radius = (bandwidth if merge_radius is None
+                    else check_number(merge_radius, "merge_radius", minimum=0, exclusive=True))
     if seeds is not None:
         check_tensor(seeds, "seeds", ndim=2, shape="(S, F)", dtype="float", finite=True)
         if seeds.shape[1] != features.shape[1] or seeds.shape[0] == 0:
@@ -157,6 +151,8 @@ def mean_shift(
         points = torch.unique(torch.round(features / bandwidth), dim=0) * bandwidth
     else:
         points = features.clone()
+    dtype, work = features.dtype, working_dtype(features)  # float16/bfloat16: distances and means in float32
+    features, points = features.to(work), points.to(work)
 
     active = torch.ones(points.shape[0], dtype=torch.bool, device=points.device)
     counts = torch.zeros(points.shape[0], dtype=torch.long, device=points.device)
@@ -172,5 +168,5 @@ def mean_shift(
     if not bool(alive.any()):
         raise ValueError(f"bandwidth: no seed has a point within bandwidth={bandwidth}; increase it")
     modes = _merge(points[alive], counts[alive], merge_radius)
-    labels = torch.cdist(features, modes, compute_mode="donot_use_mm_for_euclid_dist").argmin(dim=1)
-    return MeanShiftResult(labels, modes, n_iter)
+    labels = squared_distances(features, modes).argmin(dim=1)
+    return MeanShiftResult(labels, modes.to(dtype), n_iter)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cvlab._validate import check_choice, check_int, check_tensor
+from cvlab._validate import check_choice, check_int, check_number, check_tensor
 
 METHODS = ("mean", "gaussian")
 
@@ -53,8 +53,9 @@ def local_threshold(
     if window % 2 == 0:
         raise ValueError(f"window: expected an odd size (the window is centred on the pixel), got {window}")
     check_choice(method, "method", METHODS)
-    if isinstance(offset, bool) or not isinstance(offset, int | float) or not math.isfinite(offset):
-        raise ValueError(f"offset: expected a finite number, got {offset!r}")
+    offset = check_number(offset, "offset")
+    if image.numel() == 0:  # an empty image has an empty threshold surface
+        return image.clone()
     if method == "mean":
         kernel = torch.full((window,), 1.0 / window, dtype=image.dtype, device=image.device)
     else:

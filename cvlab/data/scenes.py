@@ -37,8 +37,10 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from skimage.color import hsv2rgb
 
-from cvlab._validate import check_int
+from cvlab._validate import check_int, check_number
+from cvlab.geometry import pixel_rays
 
 __all__ = ["CLASS_NAMES", "STUFF_CLASSES", "THING_CLASSES", "Scene", "SceneObject", "render_scene"]
 
@@ -171,20 +173,20 @@ def _parse_n_objects(n_objects: object) -> tuple[int, int]:
 
 
 def _parse_object_size(object_size: object) -> tuple[float, float]:
-    ok = isinstance(object_size, tuple | list) and len(object_size) == 2
-    ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) for v in object_size)
-    if not ok or not 0 < object_size[0] <= object_size[1] <= _MAX_OBJECT_SIZE:
+    if not isinstance(object_size, tuple | list) or len(object_size) != 2:
         raise ValueError(
             f"object_size: expected a (lo, hi) pair of metres with 0 < lo <= hi <= {_MAX_OBJECT_SIZE}, "
             f"got {object_size!r}"
         )
-    return float(object_size[0]), float(object_size[1])
+    lo, hi = (check_number(v, "object_size", minimum=0, maximum=_MAX_OBJECT_SIZE, exclusive=True)
+              for v in object_size)
+    if lo > hi:
+        raise ValueError(f"object_size: expected lo <= hi, got {object_size!r}")
+    return lo, hi
 
 
 def _parse_fraction(value: object, name: str, upper: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= upper:
-        raise ValueError(f"{name}: expected a number in [0, {upper:g}], got {value!r}")
-    return float(value)
+    return check_number(value, name, minimum=0, maximum=upper)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -196,8 +198,8 @@ def _pixel_rays(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     """Intrinsics, camera-frame rays ``K^-1 [u + 0.5, v + 0.5, 1]`` (x per column, y per row), a row ramp."""
     f = 0.5 * max(h, w) / math.tan(math.radians(_FOV_DEG) / 2)
     K = np.array([[f, 0.0, w / 2], [0.0, f, h / 2], [0.0, 0.0, 1.0]], dtype=np.float32)
-    xs = ((np.arange(w, dtype=np.float32) + np.float32(0.5)) - K[0, 2]) / K[0, 0]
-    ys = ((np.arange(h, dtype=np.float32) + np.float32(0.5)) - K[1, 2]) / K[1, 1]
+    rays = pixel_rays(torch.from_numpy(K), h, w).numpy()  # no skew: x depends on the column, y on the row only
+    xs, ys = rays[0, 0].copy(), rays[1, :, 0].copy()
     ramp = np.linspace(0, 1, h, dtype=np.float32)
     for a in (K, xs, ys, ramp):
         a.setflags(write=False)
@@ -215,24 +217,11 @@ def _make_camera(rng: np.random.Generator, h: int, w: int) -> _Camera:
     )
 
 
-# columns (r, g, b) of each hue sector, as indices into the stacked (v, q, p, t) of the HSV to RGB conversion
-_HSV_ORDER = np.array([[0, 3, 2], [1, 0, 2], [2, 0, 3], [2, 1, 0], [3, 2, 0], [0, 2, 1]])
-
-
-def _hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
-    """RGB (n, 3) of HSV colours (n, 3), every channel in [0, 1]."""
-    hue, sat, val = hsv[:, 0], hsv[:, 1], hsv[:, 2]
-    sector = np.floor(hue * 6)
-    frac = hue * 6 - sector
-    vqpt = np.stack([val, val * (1 - sat * frac), val * (1 - sat), val * (1 - sat * (1 - frac))], axis=1)
-    return np.take_along_axis(vqpt, _HSV_ORDER[sector.astype(np.int64) % 6], axis=1)
-
-
 def _random_looks(rng: np.random.Generator, n: int) -> list[_Look]:
     """``n`` appearances from one distribution, the same for every surface whatever its class."""
     u = rng.uniform(size=(n, 11))
     hsv = np.stack([u[:, 1:4], u[:, 4:7]]).reshape(2 * n, 3) * (1.0, 0.6, 0.5) + (0.0, 0.25, 0.45)
-    colors = _hsv_to_rgb(hsv).astype(np.float32).reshape(2, n, 3, 1, 1)  # any hue, mid-high saturation, value
+    colors = hsv2rgb(hsv).astype(np.float32).reshape(2, n, 3, 1, 1)  # any hue, mid-high saturation, value
     kinds, freq = (u[:, 0] * 4).astype(np.int64).tolist(), (1.0 + 2.0 * u[:, 7]).tolist()
     phase = (0.1 + 0.8 * u[:, 8:11]).tolist()
     direction = rng.normal(size=(n, 3))

@@ -13,9 +13,9 @@ from torch import Tensor, nn
 
 from cvlab._validate import (
     check_choice,
-    check_class_ids,
     check_ignore_index,
     check_int,
+    check_labels,
     check_logits_and_labels,
     check_number,
     check_same_shape,
@@ -92,7 +92,7 @@ def _check_weight(weight: Tensor | None, num_classes: int, like: Tensor, name: s
 
 def _labels(logits: Tensor, target: Tensor, ignore_index: int | None) -> tuple[Tensor, Tensor]:
     """Validated ``(counted, safe_target)``: the bool mask of counted pixels and the target with 0 elsewhere."""
-    counted = check_class_ids(target, "target", logits.shape[1], check_ignore_index(ignore_index))
+    counted = check_labels(target, "target", logits.shape[1], check_ignore_index(ignore_index))
     return counted, torch.where(counted, target, 0).long()
 
 
@@ -141,7 +141,7 @@ def class_weights(
     check_tensor(target, "target", dtype="int", shape="(B, ...)")
     num_classes = check_int(num_classes, "num_classes")
     check_choice(method, "method", ("inverse", "median"))
-    counted = check_class_ids(target, "target", num_classes, check_ignore_index(ignore_index))
+    counted = check_labels(target, "target", num_classes, check_ignore_index(ignore_index))
     if target.dim() == 0:
         target, counted = target.view(1), counted.view(1)
     batch = target.shape[0]

@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from cvlab._validate import (
-    check_class_ids,
     check_ignore_index,
     check_int,
+    check_labels,
     check_number,
     check_same_shape,
     check_tensor,
@@ -77,8 +77,8 @@ def confusion_matrix(
     ignore_index = check_ignore_index(ignore_index)
     if per_image and target.dim() == 0:
         raise ValueError("pred: per_image=True needs a batch dimension, got a 0-dimensional tensor")
-    counted = check_class_ids(target, "target", num_classes, ignore_index)
-    check_class_ids(torch.where(counted, pred, 0), "pred", num_classes)
+    counted = check_labels(target, "target", num_classes, ignore_index)
+    check_labels(torch.where(counted, pred, 0), "pred", num_classes)
     n = num_classes
     index = target.long() * n + pred.long()
     batch = target.shape[0] if per_image else 1
@@ -244,7 +244,7 @@ def mask_to_boundary(mask: Tensor, dilation_ratio: float = 0.02) -> Tensor:
     if mask.dim() < 2:
         got = f"{mask.dtype} of shape {tuple(mask.shape)}"
         raise ValueError(f"mask: expected a tensor of shape (..., H, W), got {got}")
-    dilation_ratio = check_number(dilation_ratio, "dilation_ratio", minimum=0.0, open_min=True)
+    dilation_ratio = check_number(dilation_ratio, "dilation_ratio", minimum=0.0, exclusive=True)
     h, w = mask.shape[-2:]
     if mask.numel() == 0:
         return mask.clone()
@@ -314,8 +314,8 @@ def boundary_iou_per_class(
         got = f"{target.dtype} of shape {tuple(target.shape)}"
         raise ValueError(f"target: expected a tensor of shape (..., H, W), got {got}")
     num_classes = check_int(num_classes, "num_classes")
-    counted = check_class_ids(target, "target", num_classes, check_ignore_index(ignore_index))
-    check_class_ids(torch.where(counted, pred, 0), "pred", num_classes)
+    counted = check_labels(target, "target", num_classes, check_ignore_index(ignore_index))
+    check_labels(torch.where(counted, pred, 0), "pred", num_classes)
     classes = torch.arange(num_classes, device=target.device).view(-1, *[1] * target.dim())
     bp = mask_to_boundary(pred.unsqueeze(0) == classes, dilation_ratio) & counted
     bt = mask_to_boundary(target.unsqueeze(0) == classes, dilation_ratio) & counted

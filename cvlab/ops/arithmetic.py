@@ -13,8 +13,10 @@ from collections.abc import Sequence
 
 from cvlab._validate import check_int
 
+IntPair = int | Sequence[int]  # an int for both axes, or (height, width)
 
-def _pair(value: int | Sequence[int], name: str, *, minimum: int) -> tuple[int, int]:
+
+def _pair(value: IntPair, name: str, *, minimum: int) -> tuple[int, int]:
     """Return an int or a pair of ints as ``(height, width)``, each checked to be an int >= ``minimum``."""
     if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != 2:

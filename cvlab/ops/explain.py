@@ -6,17 +6,13 @@ A. Odena, V. Dumoulin and C. Olah, "Deconvolution and Checkerboard Artifacts", D
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
 from cvlab._validate import check_int, check_tensor
-from cvlab.ops.arithmetic import _pair
+from cvlab.ops.arithmetic import IntPair, _pair
 from cvlab.ops.transposed import conv_transpose2d
-
-IntPair = int | Sequence[int]
 
 
 def kernel_copies(

@@ -13,15 +13,11 @@ Reference: V. Dumoulin and F. Visin, "A guide to convolution arithmetic for deep
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 import torch.nn.functional as F
 
 from cvlab._validate import check_int, check_tensor
-from cvlab.ops.arithmetic import _pair, conv_output_size, conv_transpose_output_size
-
-IntPair = int | Sequence[int]
+from cvlab.ops.arithmetic import IntPair, _pair, conv_output_size, conv_transpose_output_size
 
 
 def _tap_positions(n: int, k: int, stride: int, dilation: int, device: torch.device) -> torch.Tensor:
@@ -122,7 +118,7 @@ def conv_transpose2d(
     target = (rows[:, None, :, None] * frame_w + cols[None, :, None, :]).flatten()
     frame = copies.new_zeros(b, groups * c_out_g, frame_h * frame_w).index_add(-1, target, copies)
     # negative padding crops: `padding` off every side, then `output_padding` back on at the bottom / right
-    out = F.pad(frame.reshape(b, -1, frame_h, frame_w), (-p[1], op[1] - p[1], -p[0], op[0] - p[0]))
+    out = F.pad(frame.reshape(b, groups * c_out_g, frame_h, frame_w), (-p[1], op[1] - p[1], -p[0], op[0] - p[0]))
     if bias is not None:
         out = out + bias[:, None, None]
     return out if input.dim() == 4 else out[0]

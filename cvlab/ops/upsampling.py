@@ -14,22 +14,22 @@ from collections.abc import Sequence
 
 import torch
 
-from cvlab._validate import check_int, check_tensor
+from cvlab._validate import check_int, check_number, check_tensor
 from cvlab.ops.arithmetic import _pair, conv_transpose_output_size
 
 _FEATURES = "(B, C, H, W)"
 
 
-def upsample_nearest(input: torch.Tensor, scale: int | Sequence[int]) -> torch.Tensor:
-    """Nearest-neighbour upsampling by an integer factor: every value fills a ``scale x scale`` block.
+def upsample_nearest(input: torch.Tensor, scale_factor: int | Sequence[int]) -> torch.Tensor:
+    """Nearest-neighbour upsampling by an integer factor: every value fills a ``scale_factor`` square block.
 
     Args:
         input (Tensor[B, C, H, W]): floating feature map.
-        scale (int or (int, int)): upsampling factor(s), >= 1.
+        scale_factor (int or (int, int)): upsampling factor(s), >= 1 (the name ``F.interpolate`` uses).
 
     Returns:
-        Tensor[B, C, H * scale, W * scale], equal to
-        ``F.interpolate(input, scale_factor=scale, mode="nearest")``.
+        Tensor[B, C, H * scale_factor, W * scale_factor], equal to
+        ``F.interpolate(input, scale_factor=scale_factor, mode="nearest")``.
 
     Example:
         >>> upsample_nearest(torch.tensor([[[[1.0, 2.0]]]]), 2)
@@ -37,19 +37,19 @@ def upsample_nearest(input: torch.Tensor, scale: int | Sequence[int]) -> torch.T
                   [1., 1., 2., 2.]]]])
     """
     check_tensor(input, "input", ndim=4, shape=_FEATURES, dtype="float")
-    sh, sw = _pair(scale, "scale", minimum=1)
+    sh, sw = _pair(scale_factor, "scale_factor", minimum=1)
     return input.repeat_interleave(sh, dim=-2).repeat_interleave(sw, dim=-1)
 
 
-def bed_of_nails(input: torch.Tensor, scale: int | Sequence[int]) -> torch.Tensor:
-    """"Bed of nails" upsampling: each value at the top-left of its ``scale x scale`` block, zeros elsewhere.
+def bed_of_nails(input: torch.Tensor, scale_factor: int | Sequence[int]) -> torch.Tensor:
+    """"Bed of nails" upsampling: each value at the top-left of its ``scale_factor`` square block, zeros elsewhere.
 
     Args:
         input (Tensor[B, C, H, W]): floating feature map.
-        scale (int or (int, int)): upsampling factor(s), >= 1.
+        scale_factor (int or (int, int)): upsampling factor(s), >= 1.
 
     Returns:
-        Tensor[B, C, H * scale, W * scale].
+        Tensor[B, C, H * scale_factor, W * scale_factor].
 
     Example:
         >>> bed_of_nails(torch.tensor([[[[1.0, 2.0]]]]), 2)
@@ -57,7 +57,7 @@ def bed_of_nails(input: torch.Tensor, scale: int | Sequence[int]) -> torch.Tenso
                   [0., 0., 0., 0.]]]])
     """
     check_tensor(input, "input", ndim=4, shape=_FEATURES, dtype="float")
-    sh, sw = _pair(scale, "scale", minimum=1)
+    sh, sw = _pair(scale_factor, "scale_factor", minimum=1)
     b, c, h, w = input.shape
     out = input.new_zeros(b, c, h * sh, w * sw)
     out[..., ::sh, ::sw] = input
@@ -78,18 +78,24 @@ def max_unpool(
     of the sizes within ``stride`` of it (those that pool to the same ``H``).
 
     Args:
-        input (Tensor[B, C, H, W]): floating pooled map.
-        indices (Tensor[B, C, H, W]): int64 flat positions ``row * W_out + column`` in the unpooled map, as
-            returned by ``F.max_pool2d(..., return_indices=True)``.
+        input (Tensor[B, C, H, W] or Tensor[C, H, W]): floating pooled map.
+        indices (Tensor[B, C, H, W] or Tensor[C, H, W]): int64 flat positions ``row * W_out + column`` in the
+            unpooled map, as returned by ``F.max_pool2d(..., return_indices=True)``.
         kernel_size, stride, padding (int or (int, int)): those of the max pooling; ``stride`` defaults to
             ``kernel_size``.
-        output_size ((H_out, W_out) or (B, C, H_out, W_out), optional): size of the unpooled map.
+        output_size ((H_out, W_out), (C, H_out, W_out) or (B, C, H_out, W_out), optional): size of the
+            unpooled map (only the last two are used).
 
     Returns:
-        Tensor[B, C, H_out, W_out], equal to ``F.max_unpool2d`` with the same arguments.
+        Tensor[B, C, H_out, W_out] (Tensor[C, H_out, W_out] for an unbatched input), equal to
+        ``F.max_unpool2d`` with the same arguments.
     """
-    check_tensor(input, "input", ndim=4, shape=_FEATURES, dtype="float")
-    check_tensor(indices, "indices", ndim=4, shape=_FEATURES, dtype=torch.int64)
+    check_tensor(input, "input", ndim=(3, 4), shape=f"{_FEATURES} or (C, H, W)", dtype="float")
+    check_tensor(indices, "indices", ndim=(3, 4), shape=f"{_FEATURES} or (C, H, W)", dtype=torch.int64)
+    if input.dim() == 3:
+        if indices.shape != input.shape:
+            raise ValueError(f"indices: expected input's shape {tuple(input.shape)}, got {tuple(indices.shape)}")
+        return max_unpool(input[None], indices[None], kernel_size, stride, padding, output_size)[0]
     if indices.shape != input.shape:
         raise ValueError(f"indices: expected input's shape {tuple(input.shape)}, got {tuple(indices.shape)}")
     k = _pair(kernel_size, "kernel_size", minimum=1)
@@ -97,8 +103,8 @@ def max_unpool(
     p = _pair(padding, "padding", minimum=0)
     size = [conv_transpose_output_size(input.shape[2 + a], k[a], s[a], p[a]) for a in (0, 1)]
     if output_size is not None:
-        if not isinstance(output_size, Sequence) or len(output_size) not in (2, 4):
-            raise ValueError(f"output_size: expected (H_out, W_out) or"
+        if not isinstance(output_size, Sequence | torch.Size) or len(output_size) not in (2, 3, 4):
+            raise ValueError(f"output_size: expected (H_out, W_out), (C, H_out, W_out) or"
                              f" (B, C, H_out, W_out), got {output_size}")
         wanted = [check_int(v, "output_size") for v in output_size[-2:]]
         if any(abs(wanted[a] - size[a]) >= s[a] for a in (0, 1)):
@@ -118,10 +124,15 @@ def max_unpool(
 
 
 def _source_coordinates(
-    n_in: int, n_out: int, scale_factor: float | None, align_corners: bool, like: torch.Tensor
+    n_in: int, n_out: int, scale_factor: float | None, align_corners: bool, dtype: torch.dtype,
+    device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Input neighbours ``(i0, i1)`` and weight ``t`` of ``i1`` for each output index along one axis."""
-    dst = torch.arange(n_out, dtype=like.dtype, device=like.device)
+    """Input neighbours ``(i0, i1)`` and weight ``t`` of ``i1`` for each output index along one axis.
+
+    ``dtype`` is the dtype of the coordinates: float32 at least, so that ``(y + 1/2) * scale`` stays exact
+    to well below a pixel for large images (bfloat16 has 8 significant bits), as PyTorch does.
+    """
+    dst = torch.arange(n_out, dtype=dtype, device=device)
     if align_corners:  # first and last pixel centres coincide
         src = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
     else:  # pixel areas coincide: centres at index + 1/2; PyTorch uses 1/scale_factor when one is given
@@ -130,6 +141,14 @@ def _source_coordinates(
     i0 = src.floor().long().clamp(max=n_in - 1)
     i1 = (i0 + 1).clamp(max=n_in - 1)
     return i0, i1, src - i0
+
+
+def _lerp_along(x: torch.Tensor, dim: int, i0: torch.Tensor, i1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``(1 - t) x[i0] + t x[i1]`` along ``dim``, ``t`` broadcast over the other dimensions."""
+    shape = [1] * x.dim()
+    shape[dim] = -1
+    a, b = x.index_select(dim, i0), x.index_select(dim, i1)
+    return torch.lerp(a, b, t.reshape(shape))
 
 
 def upsample_bilinear(
@@ -162,6 +181,8 @@ def upsample_bilinear(
         align_corners=align_corners)``.
     """
     check_tensor(input, "input", ndim=4, shape=_FEATURES, dtype="float")
+    if min(input.shape[2:]) == 0:  # as F.interpolate: there is nothing to interpolate from
+        raise ValueError(f"input: expected H, W >= 1, got shape {tuple(input.shape)}")
     if (size is None) == (scale_factor is None):
         raise ValueError("size, scale_factor: expected exactly one of them, got "
                          f"size={size!r} and scale_factor={scale_factor!r}")
@@ -170,25 +191,25 @@ def upsample_bilinear(
         out_size = _pair(size, "size", minimum=1)
     else:
         pair = scale_factor if isinstance(scale_factor, Sequence) else (scale_factor, scale_factor)
-        positive = [isinstance(f, int | float) and not isinstance(f, bool) and f > 0 for f in pair]
-        if len(pair) != 2 or not all(positive):
+        if len(pair) != 2:
             raise ValueError(f"scale_factor: expected a positive number or pair of them, got {scale_factor}")
-        scales = [float(f) for f in pair]
+        scales = [check_number(f, "scale_factor", minimum=0, exclusive=True) for f in pair]
         out_size = tuple(int(input.shape[2 + a] * scales[a]) for a in (0, 1))
         if min(out_size) < 1:
             raise ValueError(f"scale_factor: {scale_factor!r} gives an empty output {out_size} for input "
                              f"{tuple(input.shape[2:])}")
-    (i0, i1, t), (j0, j1, r) = (
-        _source_coordinates(input.shape[a + 2], out_size[a], scales[a], bool(align_corners), input)
-        for a in (0, 1)
-    )
-    i0, i1, t = i0[:, None], i1[:, None], t[:, None]
-    return (
-        (1 - t) * (1 - r) * input[..., i0, j0]
-        + (1 - t) * r * input[..., i0, j1]
-        + t * (1 - r) * input[..., i1, j0]
-        + t * r * input[..., i1, j1]
-    )
+    # Coordinates and arithmetic in float32 at least (as PyTorch's accumulate type); rows, then columns:
+    # two 1-D interpolations instead of four full-size gathers. A channels_last input is worked on as the
+    # (B, H, W, C) tensor its memory holds, so the output keeps channels_last, as F.interpolate's does.
+    work = input.float() if input.element_size() < 4 else input
+    channels_last = input.is_contiguous(memory_format=torch.channels_last) and not input.is_contiguous()
+    x, (dim_h, dim_w) = (work.permute(0, 2, 3, 1), (1, 2)) if channels_last else (work, (2, 3))
+    for a, dim in enumerate((dim_h, dim_w)):
+        i0, i1, t = _source_coordinates(input.shape[2 + a], out_size[a], scales[a], bool(align_corners),
+                                        work.dtype, input.device)
+        x = _lerp_along(x, dim, i0, i1, t)
+    out = x.permute(0, 3, 1, 2) if channels_last else x
+    return out.to(input.dtype)
 
 
 def bilinear_kernel(

@@ -183,3 +183,53 @@ def test_agrees_with_skimage_cut_normalized_on_a_region_adjacency_graph():
 def test_bad_input_names_the_argument(call, error, name):
     with pytest.raises(error, match=name):
         call(affinity_matrix(torch.rand(4, 2), 1.0))
+
+
+def _corrupt(W, how):
+    W = W.clone()
+    if how == "nan":
+        W[0, 1] = W[1, 0] = float("nan")
+    elif how == "inf":
+        W[0, 1] = W[1, 0] = float("inf")
+    elif how == "negative":
+        W[0, 1] = W[1, 0] = -0.5
+    else:  # one triangle only, as torch.triu(W) or a hand-built edge list gives
+        W = torch.triu(W)
+    return W
+
+
+CUTS = {
+    "min_cut": lambda W: min_cut(W, 0, 3),
+    "ncut_bipartition": ncut_bipartition,
+    "normalized_cut": normalized_cut,
+    "ncut_eigenvectors": lambda W: ncut_eigenvectors(W, 2),
+    "ncut_value": lambda W: ncut_value(W, torch.tensor([False, False, True, True])),
+    "cut_value": lambda W: cut_value(W, torch.tensor([False, False, True, True])),
+}
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("how", ["nan", "inf", "negative", "one triangle"])
+@pytest.mark.parametrize("name", sorted(CUTS))
+def test_every_cut_refuses_an_invalid_affinity_matrix_naming_W(name, how, sparse):
+    W = _corrupt(affinity_matrix(torch.tensor([[0.0], [0.1], [1.0], [1.1]]), 0.3), how)
+    with pytest.raises(ValueError, match="^W: expected (finite|non-negative|a symmetric)"):
+        CUTS[name](W.to_sparse() if sparse else W)
+
+
+def test_symmetric_up_to_rounding_is_accepted():
+    W = affinity_matrix(torch.rand(6, 2, dtype=torch.float64), 0.5)
+    W = W + 1e-12 * torch.rand(6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    assert normalized_cut(W).shape == (6,)
+
+
+def test_empty_graphs():
+    empty = torch.zeros(0, 0)
+    assert normalized_cut(empty).shape == (0,) and normalized_cut(empty).dtype == torch.int64
+    assert normalized_cut(empty.to_sparse()).shape == (0,)
+    with pytest.raises(ValueError, match="^W: expected a graph with at least 2 nodes"):
+        ncut_bipartition(empty)
+    with pytest.raises(ValueError, match="^k: "):
+        ncut_eigenvectors(empty, 1)
+    with pytest.raises(ValueError, match="^source: "):
+        min_cut(empty, 0, 1)

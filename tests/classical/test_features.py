@@ -26,6 +26,23 @@ def test_channel_last_numpy_and_grey_images_give_the_same_features():
     assert pixel_features(thermal, "rgbxy", channel_axis=-1).shape == (24, 3)
 
 
+def test_numpy_images_default_to_scikit_images_channel_last_layout():
+    image = torch.rand(3, 6, 5)
+    hwc = image.permute(1, 2, 0).numpy()  # skimage.data / imageio give (H, W, C)
+    torch.testing.assert_close(pixel_features(hwc), pixel_features(image))
+    torch.testing.assert_close(pixel_features(hwc, "lab"), pixel_features(image, "lab"))
+    torch.testing.assert_close(pixel_features(image.numpy(), channel_axis=0), pixel_features(image))
+
+
+def test_a_layout_that_looks_transposed_is_refused_unless_confirmed():
+    hwc = torch.rand(6, 5, 3)
+    with pytest.raises(ValueError, match="^channel_axis: .* would have 6 channels; pass channel_axis=-1"):
+        pixel_features(hwc)
+    assert pixel_features(hwc, channel_axis=0).shape == (15, 6)  # confirmed: 6 channels
+    with pytest.raises(ValueError, match="^channel_axis:"):
+        pixel_features(hwc.permute(2, 0, 1).numpy())
+
+
 def test_xy_is_in_units_of_the_longer_side_times_the_weight():
     features = pixel_features(torch.zeros(3, 5, 9), "rgbxy", spatial_weight=2.0)
     yx = features[:, 3:].reshape(5, 9, 2)

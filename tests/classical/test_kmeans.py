@@ -48,6 +48,26 @@ def test_every_init_converges_with_non_increasing_inertia(blobs, init):
     assert torch.equal(again.labels, result.labels)  # deterministic for a seed
 
 
+def test_default_matches_sklearns_inertia_on_separated_blobs_for_every_seed():
+    # three well-separated blobs: one run from a poor start keeps two centres in one blob (inertia ~ 18x)
+    x, _ = make_blobs(600, centers=[[0, 0], [10, 0], [0, 10]], cluster_std=1.0, random_state=0)
+    features = torch.from_numpy(x).float()
+    best = KMeans(3, n_init=10, random_state=0).fit(x).inertia_
+    inertia = [kmeans(features, 3, seed=s).inertia for s in range(20)]
+    assert max(inertia) <= 1.001 * best
+
+
+def test_n_init_keeps_the_best_run(blobs):
+    # the first of n_init runs draws the same start as the single run with that seed, so it can only improve
+    for init in ("random", "uniform", "subset"):
+        single = kmeans(blobs, 5, init=init, n_init=1, seed=1, subset_size=50)
+        many = kmeans(blobs, 5, init=init, n_init=6, seed=1, subset_size=50)
+        assert many.inertia <= single.inertia
+    # "auto", as scikit-learn: 10 runs for the random starts, one greedy k-means++ run
+    assert kmeans(blobs, 5, init="random", seed=1).inertia == kmeans(blobs, 5, init="random", n_init=10, seed=1).inertia
+    assert kmeans(blobs, 5, seed=1).inertia == kmeans(blobs, 5, init="kmeans++", n_init=1, seed=1).inertia
+
+
 def test_random_init_resamples_near_duplicates():
     points = torch.cat([torch.zeros(500, 2), torch.ones(3, 2), torch.full((3, 2), 2.0)])
     result = kmeans(points, 3, init="random", max_iter=1)
@@ -81,6 +101,7 @@ def test_k_larger_than_the_number_of_distinct_points_warns():
         (lambda x: kmeans(x, 2, init=torch.zeros(3, 2)), ValueError, "init"),
         (lambda x: kmeans(x, 2, tol=-1.0), ValueError, "tol"),
         (lambda x: kmeans(x, 2, max_iter=0), ValueError, "max_iter"),
+        (lambda x: kmeans(x, 2, n_init=0), ValueError, "n_init"),
         (lambda x: kmeans_assign(x, torch.zeros(2, 3)), ValueError, "centers"),
         (
             lambda x: kmeans_update(x, torch.zeros(5, dtype=torch.long), 2, torch.zeros(2, 2)),

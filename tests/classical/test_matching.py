@@ -49,6 +49,16 @@ def test_surplus_clusters_are_unmatched_and_count_as_errors():
     assert clustering_miou(one_cluster, target, 2) == pytest.approx(0.5 / 2)
 
 
+def test_classes_absent_from_the_target_take_no_cluster_and_no_part_in_the_mean():
+    target = torch.tensor([0, 0, 1, 1, 1])  # classes 2 and 3 of 4 are absent from this image
+    pred = torch.tensor([0, 0, 1, 1, 2])  # a surplus cluster 2
+    matched = match_clusters(pred, target, 4)
+    assert matched.tolist() == [0, 0, 1, 1, -1]  # not matched to an absent class
+    assert clustering_miou(pred, target, 4) == pytest.approx((1 + 2 / 3) / 2)  # over the 2 classes present
+    expected = jaccard_score(target.numpy(), matched.numpy(), labels=[0, 1], average="macro")
+    assert clustering_miou(pred, target, 4) == pytest.approx(expected)
+
+
 @pytest.mark.parametrize(
     "call, error, name",
     [

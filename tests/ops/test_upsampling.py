@@ -57,6 +57,7 @@ def test_max_unpool_hand_worked_and_default_size():
     pooled, indices = F.max_pool2d(x, 2, return_indices=True)
     expected = torch.tensor([[0.0, 5, 0, 0], [0, 0, 8, 0], [0, 0, 0, 0], [9, 0, 0, 2]])
     assert torch.equal(max_unpool(pooled, indices, 2)[0, 0], expected)
+    pooled, indices = F.max_pool2d(x[..., :6], 2, return_indices=True)
     assert torch.equal(max_unpool(pooled, indices, 2), F.max_unpool2d(pooled, indices, 2))
 
 
@@ -115,6 +116,7 @@ def test_runs_on_cuda_when_available():
     torch.testing.assert_close(upsample_bilinear(x, scale_factor=1.5),
                                F.interpolate(x, scale_factor=1.5, mode="bilinear"))
     pooled, indices = F.max_pool2d(x, 2, return_indices=True)
+    pooled, indices = F.max_pool2d(x[..., :6], 2, return_indices=True)
     assert torch.equal(max_unpool(pooled, indices, 2), F.max_unpool2d(pooled, indices, 2))
     assert upsample_nearest(x, 2).device == bed_of_nails(x, 2).device == x.device
 
@@ -122,8 +124,9 @@ def test_runs_on_cuda_when_available():
 @pytest.mark.parametrize("fn", [upsample_nearest, bed_of_nails])
 @pytest.mark.parametrize(
     "x, scale, error, name",
-    [(X[0], 2, ValueError, "input"), (X.long(), 2, TypeError, "input"), (X, 0, ValueError, "scale"),
-     (X, 1.5, TypeError, "scale"), (X, (2, -1), ValueError, "scale"), ([[1.0]], 2, TypeError, "input")],
+    [(X[0], 2, ValueError, "input"), (X.long(), 2, TypeError, "input"), (X, 0, ValueError, "scale_factor"),
+     (X, 1.5, TypeError, "scale_factor"), (X, (2, -1), ValueError, "scale_factor"),
+     ([[1.0]], 2, TypeError, "input")],
 )
 def test_nearest_and_nails_bad_input(fn, x, scale, error, name):
     with pytest.raises(error, match=f"^{name}:"):
@@ -133,8 +136,9 @@ def test_nearest_and_nails_bad_input(fn, x, scale, error, name):
 @pytest.mark.parametrize(
     "kwargs, error, name",
     [
-        ({"input": X[0]}, ValueError, "input"),
+        ({"input": X[0, 0]}, ValueError, "input"),
         ({"indices": torch.zeros(1, 1, 2, 2)}, TypeError, "indices"),
+        ({"input": X[0]}, ValueError, "indices"),
         ({"indices": torch.zeros(1, 1, 2, 1, dtype=torch.long)}, ValueError, "indices"),
         ({"indices": torch.full((1, 1, 2, 2), 16)}, ValueError, "indices"),
         ({"kernel_size": 0}, ValueError, "kernel_size"),
@@ -172,3 +176,43 @@ def test_bilinear_kernel_bad_input():
         bilinear_kernel(0, 4)
     with pytest.raises(TypeError, match="^k:"):
         bilinear_kernel(2, 4.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_upsample_bilinear_low_precision_large_images_as_accurate_as_torch(dtype, align_corners):
+    # source coordinates up to ~300 need more than bfloat16's 8 significant bits
+    x = torch.rand(1, 2, 150, 160, generator=torch.Generator().manual_seed(0))
+    exact = F.interpolate(x.double(), size=(300, 320), mode="bilinear", align_corners=align_corners)
+    theirs = F.interpolate(x.to(dtype), size=(300, 320), mode="bilinear", align_corners=align_corners)
+    got = upsample_bilinear(x.to(dtype), size=(300, 320), align_corners=align_corners)
+    assert got.dtype == dtype
+    their_error = float((theirs.double() - exact).abs().max())
+    assert float((got.double() - exact).abs().max()) <= 2 * their_error + 1e-3
+
+
+@pytest.mark.parametrize("kwargs", [{"size": (7, 9)}, {"scale_factor": 2}, {"scale_factor": 0.5}])
+def test_upsample_bilinear_keeps_channels_last(kwargs):
+    x = _randn(2, 3, 6, 8).contiguous(memory_format=torch.channels_last)
+    expected = F.interpolate(x, mode="bilinear", **kwargs)
+    got = upsample_bilinear(x, **kwargs)
+    assert got.is_contiguous(memory_format=torch.channels_last) == expected.is_contiguous(
+        memory_format=torch.channels_last) is True
+    torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.parametrize("fn", [upsample_nearest, bed_of_nails, upsample_bilinear])
+def test_every_upsampler_takes_torchs_scale_factor_keyword(fn):
+    x = _randn(1, 2, 3, 4)
+    assert fn(x, scale_factor=2).shape == F.interpolate(x, scale_factor=2).shape == (1, 2, 6, 8)
+
+
+def test_max_unpool_accepts_unbatched_input_as_torch_does():
+    x = _randn(3, 6, 7)
+    pooled, indices = F.max_pool2d(x, 2, return_indices=True)  # (C, h, w)
+    expected = F.max_unpool2d(pooled, indices, 2, output_size=x.shape[-2:])
+    assert expected.shape == (3, 6, 7)
+    assert torch.equal(max_unpool(pooled, indices, 2, output_size=x.shape[-2:]), expected)
+    assert torch.equal(max_unpool(pooled, indices, 2, output_size=x.shape), expected)
+    pooled, indices = F.max_pool2d(x[..., :6], 2, return_indices=True)
+    assert torch.equal(max_unpool(pooled, indices, 2), F.max_unpool2d(pooled, indices, 2))
