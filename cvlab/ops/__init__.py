@@ -1,7 +1,7 @@
 """Upsampling inside a network: size arithmetic, transposed convolution three ways, the upsampling zoo."""
 
 from cvlab.ops.arithmetic import conv_output_size, conv_transpose_output_size
-from cvlab.ops.roi import bilinear_sample, roi_align
+from cvlab.ops.roi import bilinear_sample, roi_align, roi_pool
 from cvlab.ops.transposed import conv_as_matrix, conv_transpose2d, conv_transpose2d_zero_insertion
 from cvlab.ops.upsampling import (
     bed_of_nails,
@@ -24,4 +24,5 @@ __all__ = [
     "bilinear_kernel",
     "bilinear_sample",
     "roi_align",
+    "roi_pool",
 ]

@@ -1,8 +1,10 @@
-"""RoIAlign in plain, vectorised torch: bilinear samples per output bin, no rounding, no loop over RoIs or bins.
+"""RoIPool and RoIAlign in plain, vectorised torch: no loop over RoIs or bins.
 
-Same arguments and results as ``torchvision.ops.roi_align`` (its compiled kernel is the reference).
+RoIPool (Fast R-CNN) rounds the box to the feature grid and takes the max over integer bins; RoIAlign (Mask R-CNN)
+keeps the fractional box and averages bilinear samples per bin. Same arguments and results as
+``torchvision.ops.roi_pool`` / ``roi_align`` (their compiled kernels are the reference).
 
-Reference: K. He, G. Gkioxari, P. Dollar and R. Girshick, "Mask R-CNN", 2017.
+References: R. Girshick, "Fast R-CNN", 2015; K. He, G. Gkioxari, P. Dollar and R. Girshick, "Mask R-CNN", 2017.
 """
 
 from __future__ import annotations
@@ -27,6 +29,76 @@ def _rois(boxes: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
     if boxes.shape[1] != 5:
         raise ValueError(f"boxes: expected a tensor of shape (K, 5), got shape {tuple(boxes.shape)}")
     return boxes
+
+
+def _batch_index(rois: torch.Tensor, n: int) -> torch.Tensor:
+    idx = rois[:, 0].long()
+    if bool(((idx < 0) | (idx >= n)).any()):
+        raise ValueError(f"boxes: batch index must lie in [0, {n - 1}], got {rois[:, 0].tolist()}")
+    return idx
+
+
+def _round_half_away(x: torch.Tensor) -> torch.Tensor:
+    """C's ``round``: halves go away from zero (``torch.round`` sends them to the even neighbour)."""
+    return torch.sign(x) * torch.floor(x.abs() + 0.5)
+
+
+def roi_pool(
+    input: torch.Tensor,
+    boxes: torch.Tensor | list[torch.Tensor],
+    output_size: int | tuple[int, int],
+    spatial_scale: float = 1.0,
+) -> torch.Tensor:
+    """RoIPool: round the box to whole feature pixels, split it into ``h x w`` integer bins, take each bin's max.
+
+    The rounding is the point: a box edge moves by up to half a feature pixel (``1 / (2 * spatial_scale)`` image
+    pixels), and bin edges by up to one more (``floor`` / ``ceil``). A bin that falls wholly outside the map gives 0.
+
+    Args:
+        input (Tensor[N, C, H, W]): floating feature map.
+        boxes (Tensor[K, 5] or List[Tensor[L, 4]]): RoIs ``(batch_index, x1, y1, x2, y2)`` in image pixels.
+        output_size (int or (int, int)): bins ``(h, w)``.
+        spatial_scale (float): feature-map pixels per image pixel.
+
+    Returns:
+        Tensor[K, C, h, w], equal to ``torchvision.ops.roi_pool`` with the same arguments (the gradient goes to
+        each bin's first maximum in row-major order, as there).
+    """
+    check_tensor(input, "input", ndim=4, shape="(N, C, H, W)", dtype="float")
+    rois = _rois(boxes)
+    check_tensor(rois, "boxes", finite=True)
+    ph, pw = _pair(output_size, "output_size", minimum=1)
+    n, c, h, w = input.shape
+    k = rois.shape[0]
+    if k == 0:
+        return input.new_zeros(0, c, ph, pw)
+    rois = rois.to(input.dtype)
+    idx = _batch_index(rois, n)
+    x1, y1, x2, y2 = _round_half_away(rois[:, 1:] * spatial_scale).long().unbind(1)
+    rows, row_ok = _pool_bins(y1, y2, ph, h, input.dtype)  # (K, ph, Lh)
+    cols, col_ok = _pool_bins(x1, x2, pw, w, input.dtype)  # (K, pw, Lw)
+    neg = input.new_tensor(float("-inf"))
+    # columns first, then rows: the max lands on the first maximum in row-major order, like torchvision's loop
+    feat = input[idx]  # (K, C, H, W)
+    lh, lw = rows.shape[2], cols.shape[2]
+    g = feat.gather(3, cols.view(k, 1, 1, pw * lw).expand(k, c, h, pw * lw)).view(k, c, h, pw, lw)
+    g = torch.where(col_ok.view(k, 1, 1, pw, lw), g, neg).max(dim=4).values  # (K, C, H, pw)
+    r = g.gather(2, rows.view(k, 1, ph * lh, 1).expand(k, c, ph * lh, pw)).view(k, c, ph, lh, pw)
+    out = torch.where(row_ok.view(k, 1, ph, lh, 1), r, neg).max(dim=3).values  # (K, C, ph, pw)
+    empty = (~row_ok.any(2)).view(k, 1, ph, 1) | (~col_ok.any(2)).view(k, 1, 1, pw)
+    return torch.where(empty, out.new_zeros(()), out)
+
+
+def _pool_bins(start: torch.Tensor, end: torch.Tensor, bins: int, size: int, dtype: torch.dtype):
+    """Indices ``(K, bins, L)`` of the whole pixels in each RoIPool bin along one axis, and which are real."""
+    length = (end - start + 1).clamp(min=1).to(dtype)  # malformed boxes become one pixel
+    step = (length / bins).view(-1, 1)
+    b = torch.arange(bins, device=start.device, dtype=dtype).view(1, -1)
+    lo = (torch.floor(b * step).long() + start.view(-1, 1)).clamp(0, size)
+    hi = (torch.ceil((b + 1) * step).long() + start.view(-1, 1)).clamp(0, size)
+    longest = max(int((hi - lo).max()), 1)
+    pos = lo[..., None] + torch.arange(longest, device=start.device)
+    return pos.clamp(max=size - 1), pos < hi[..., None]
 
 
 def bilinear_sample(input: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -73,9 +145,7 @@ def roi_align(
     if k == 0:
         return input.new_zeros(0, c, ph, pw)
     rois = rois.to(input.dtype)
-    idx = rois[:, 0].long()
-    if bool(((idx < 0) | (idx >= n)).any()):
-        raise ValueError(f"boxes: batch index must lie in [0, {n - 1}], got {rois[:, 0].tolist()}")
+    idx = _batch_index(rois, n)
     off = 0.5 if aligned else 0.0
     x1, y1, x2, y2 = (rois[:, 1:] * spatial_scale - off).unbind(1)
     rw, rh = x2 - x1, y2 - y1
