@@ -125,6 +125,10 @@ def roi_align(
 ) -> torch.Tensor:
     """RoIAlign: the mean of ``sampling_ratio x sampling_ratio`` bilinear samples in each of the output bins.
 
+    Computed as ``A_y @ F @ A_x.T`` per RoI, with ``A_y`` (h x H) and ``A_x`` (w x W) the per-axis means of the
+    samples' bilinear weights: the same numbers as sampling point by point (see `bilinear_sample`), as matrix
+    products.
+
     Args:
         input (Tensor[N, C, H, W]): floating feature map.
         boxes (Tensor[K, 5] or List[Tensor[L, 4]]): RoIs ``(batch_index, x1, y1, x2, y2)`` in image pixels.
@@ -144,39 +148,50 @@ def roi_align(
     k = rois.shape[0]
     if k == 0:
         return input.new_zeros(0, c, ph, pw)
-    rois = rois.to(input.dtype)
+    rois = rois.detach().to(input.dtype)  # like torchvision: no gradient to the boxes
     idx = _batch_index(rois, n)
     off = 0.5 if aligned else 0.0
     x1, y1, x2, y2 = (rois[:, 1:] * spatial_scale - off).unbind(1)
-    rw, rh = x2 - x1, y2 - y1
+    ay = _align_weights(y1, y2, ph, h, sampling_ratio, aligned)  # (K, ph, H)
+    ax = _align_weights(x1, x2, pw, w, sampling_ratio, aligned)  # (K, pw, W)
+    out = input.new_empty(k, ph, c, pw)
+    for b in torch.unique(idx).tolist():  # one pair of matrix products per image, all its RoIs at once
+        sel = torch.nonzero(idx == b).flatten()
+        rows = ay[sel].reshape(-1, h) @ input[b].transpose(0, 1).reshape(h, c * w)  # (K_b * ph, C * W)
+        out[sel] = torch.bmm(rows.view(-1, ph * c, w), ax[sel].transpose(1, 2)).view(-1, ph, c, pw)
+    return out.permute(0, 2, 1, 3)
+
+
+def _align_weights(
+    start: torch.Tensor, end: torch.Tensor, bins: int, size: int, sampling_ratio: int, aligned: bool
+) -> torch.Tensor:
+    """RoIAlign along one axis as a matrix ``(K, bins, size)``: row ``i`` averages the bilinear weights of bin
+    ``i``'s samples.
+
+    Bilinear interpolation and the out-of-map rule act on y and x separately, so the 2-D mean of samples per bin is
+    ``A_y @ F @ A_x.T`` (exactly torchvision's sum, in another order).
+    """
+    k, dt, dev = start.shape[0], start.dtype, start.device
+    length = end - start
     if not aligned:
-        rw, rh = rw.clamp(min=1.0), rh.clamp(min=1.0)
-    bw, bh = rw / pw, rh / ph
-    if sampling_ratio > 0:
-        gh = torch.full((k,), sampling_ratio, device=input.device)
-        gw = gh
-    else:
-        gh = torch.ceil(rh / ph).long()
-        gw = torch.ceil(rw / pw).long()
-    Gh, Gw = max(int(gh.max()), 1), max(int(gw.max()), 1)
-    dev, dt = input.device, input.dtype
-    iy = torch.arange(ph, device=dev, dtype=dt).view(1, ph, 1)
-    sy = torch.arange(Gh, device=dev, dtype=dt).view(1, 1, Gh)
-    ix = torch.arange(pw, device=dev, dtype=dt).view(1, pw, 1)
-    sx = torch.arange(Gw, device=dev, dtype=dt).view(1, 1, Gw)
-    ghf, gwf = gh.to(dt).clamp(min=1).view(k, 1, 1), gw.to(dt).clamp(min=1).view(k, 1, 1)
-    ys = y1.view(k, 1, 1) + iy * bh.view(k, 1, 1) + (sy + 0.5) * bh.view(k, 1, 1) / ghf  # (K, ph, Gh)
-    xs = x1.view(k, 1, 1) + ix * bw.view(k, 1, 1) + (sx + 0.5) * bw.view(k, 1, 1) / gwf  # (K, pw, Gw)
-    my = (sy < gh.view(k, 1, 1)).to(dt)
-    mx = (sx < gw.view(k, 1, 1)).to(dt)
-    yy = ys.view(k, ph, Gh, 1, 1).expand(k, ph, Gh, pw, Gw)
-    xx = xs.view(k, 1, 1, pw, Gw).expand(k, ph, Gh, pw, Gw)
-    vals = _sample_batched(input, idx, yy, xx)
-    weight = (my.view(k, 1, Gh, 1, 1) * mx.view(k, 1, 1, 1, Gw)).view(k, 1, 1, Gh, 1, Gw)
-    vals = vals.permute(1, 0, 2, 3, 4, 5)  # (K, C, ph, Gh, pw, Gw)
-    total = (vals * weight).sum(dim=(3, 5))
-    count = (gh * gw).clamp(min=1).to(dt).view(k, 1, 1, 1)
-    return total / count
+        length = length.clamp(min=1.0)  # torchvision forces malformed RoIs to 1 x 1
+    step = length / bins
+    grid = torch.full((k,), sampling_ratio, device=dev) if sampling_ratio > 0 else torch.ceil(step).long()
+    most = max(int(grid.max()), 1)
+    i = torch.arange(bins, device=dev, dtype=dt).view(1, bins, 1)
+    j = torch.arange(most, device=dev, dtype=dt).view(1, 1, most)
+    n = grid.to(dt).clamp(min=1).view(k, 1, 1)
+    pos = start.view(k, 1, 1) + i * step.view(k, 1, 1) + (j + 0.5) * step.view(k, 1, 1) / n  # (K, bins, most)
+    real = (j < grid.view(k, 1, 1)) & (pos >= -1) & (pos <= size)  # a sample past one pixel outside gives 0
+    p = pos.clamp(min=0)
+    lo = p.floor().long().clamp(max=size - 1)
+    p = torch.where(lo >= size - 1, lo.to(dt), p)  # within a pixel of the far border: clamp onto it
+    hi = (lo + 1).clamp(max=size - 1)
+    frac = p - lo
+    scale = real.to(dt) / n
+    weights = torch.zeros(k, bins, size, device=dev, dtype=dt)
+    weights.scatter_add_(2, lo, (1 - frac) * scale)
+    return weights.scatter_add_(2, hi, frac * scale)
 
 
 def _sample_batched(input: torch.Tensor, idx: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
