@@ -162,15 +162,11 @@ def roi_align(
     return out.permute(0, 2, 1, 3)
 
 
-def _align_weights(
-    start: torch.Tensor, end: torch.Tensor, bins: int, size: int, sampling_ratio: int, aligned: bool
-) -> torch.Tensor:
-    """RoIAlign along one axis as a matrix ``(K, bins, size)``: row ``i`` averages the bilinear weights of bin
-    ``i``'s samples.
-
-    Bilinear interpolation and the out-of-map rule act on y and x separately, so the 2-D mean of samples per bin is
-    ``A_y @ F @ A_x.T`` (exactly torchvision's sum, in another order).
-    """
+def _sample_positions(
+    start: torch.Tensor, end: torch.Tensor, bins: int, sampling_ratio: int, aligned: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """RoIAlign's sample coordinates along one axis ``(K, bins, G)`` (feature pixels) and samples per bin ``(K,)``;
+    samples past a RoI's own count are padding."""
     k, dt, dev = start.shape[0], start.dtype, start.device
     length = end - start
     if not aligned:
@@ -181,7 +177,22 @@ def _align_weights(
     i = torch.arange(bins, device=dev, dtype=dt).view(1, bins, 1)
     j = torch.arange(most, device=dev, dtype=dt).view(1, 1, most)
     n = grid.to(dt).clamp(min=1).view(k, 1, 1)
-    pos = start.view(k, 1, 1) + i * step.view(k, 1, 1) + (j + 0.5) * step.view(k, 1, 1) / n  # (K, bins, most)
+    return start.view(k, 1, 1) + i * step.view(k, 1, 1) + (j + 0.5) * step.view(k, 1, 1) / n, grid
+
+
+def _align_weights(
+    start: torch.Tensor, end: torch.Tensor, bins: int, size: int, sampling_ratio: int, aligned: bool
+) -> torch.Tensor:
+    """RoIAlign along one axis as a matrix ``(K, bins, size)``: row ``i`` averages the bilinear weights of bin
+    ``i``'s samples.
+
+    Bilinear interpolation and the out-of-map rule act on y and x separately, so the 2-D mean of samples per bin is
+    ``A_y @ F @ A_x.T`` (exactly torchvision's sum, in another order).
+    """
+    pos, grid = _sample_positions(start, end, bins, sampling_ratio, aligned)
+    k, most, dt = pos.shape[0], pos.shape[2], pos.dtype
+    j = torch.arange(most, device=pos.device).view(1, 1, most)
+    n = grid.to(dt).clamp(min=1).view(k, 1, 1)
     real = (j < grid.view(k, 1, 1)) & (pos >= -1) & (pos <= size)  # a sample past one pixel outside gives 0
     p = pos.clamp(min=0)
     lo = p.floor().long().clamp(max=size - 1)
@@ -189,7 +200,7 @@ def _align_weights(
     hi = (lo + 1).clamp(max=size - 1)
     frac = p - lo
     scale = real.to(dt) / n
-    weights = torch.zeros(k, bins, size, device=dev, dtype=dt)
+    weights = torch.zeros(k, bins, size, device=pos.device, dtype=dt)
     weights.scatter_add_(2, lo, (1 - frac) * scale)
     return weights.scatter_add_(2, hi, frac * scale)
 
