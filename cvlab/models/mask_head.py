@@ -2,7 +2,7 @@
 
 The mask branch sees a RoI's pooled features ``(C, S, S)`` and predicts one ``2S x 2S`` mask *per class*; only the
 mask of the RoI's class is used (trained and read out), so classes do not compete for pixels. Training it on
-ground-truth boxes isolates what the pooling contributes: the same backbone, head, steps and seeds, with the RoI
+ground-truth boxes isolates what the pooling contributes: the same features, head, steps and seeds, with the RoI
 features from `roi_pool` (rounded) or `roi_align` (exact).
 
 Reference: K. He, G. Gkioxari, P. Dollar and R. Girshick, "Mask R-CNN", ICCV 2017 (sections 3 and 4.2).
@@ -22,26 +22,13 @@ from cvlab.device import seed_everything
 from cvlab.metrics.instance import mask_ap
 from cvlab.ops.roi import roi_align, roi_pool
 
-__all__ = ["TinyBackbone", "MaskHead", "select_class_masks", "mask_targets", "paste_masks", "pool_rois",
+__all__ = ["MaskHead", "select_class_masks", "mask_targets", "paste_masks", "pool_rois", "roi_features",
            "prepare_instances", "fit_mask_head", "evaluate_mask_head"]
 
 
 def _block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.GroupNorm(8, c_out), nn.ReLU(inplace=True))
-
-
-class TinyBackbone(nn.Module):
-    """Four 3x3 conv blocks (GroupNorm, ReLU), two of stride 2: features ``(B, channels, H / 4, W / 4)``."""
-
-    stride = 4
-
-    def __init__(self, channels: int = 32) -> None:
-        super().__init__()
-        self.body = nn.Sequential(_block(3, channels, 2), _block(channels, channels),
-                                  _block(channels, channels, 2), _block(channels, channels))
-
-    def forward(self, images: Tensor) -> Tensor:
-        return self.body(images)
+    conv = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+    return nn.Sequential(conv, nn.GroupNorm(8, c_out), nn.ReLU(inplace=True))
 
 
 class MaskHead(nn.Module):
@@ -154,50 +141,65 @@ def _rois(targets: Sequence[dict]) -> Tensor:
                       for i, t in enumerate(targets)])
 
 
-class _Model(nn.Module):
-    def __init__(self, pool: str, size: int, channels: int, num_classes: int) -> None:
-        super().__init__()
-        self.pool, self.size = pool, size
-        self.backbone = TinyBackbone(channels)
-        self.head = MaskHead(channels, num_classes, channels)
+def roi_features(images: Tensor, targets: Sequence[dict], pool: str, size: int = 7, stride: int = 4) -> Tensor:
+    """Pooled features ``(K, 3 * stride**2, size, size)`` of every box of ``targets`` (one dict per image).
 
-    def forward(self, images: Tensor, targets: Sequence[dict]) -> Tensor:
-        feats = self.backbone(images)
-        logits = self.head(pool_rois(feats, _rois(targets), self.pool, self.size, TinyBackbone.stride))
-        return select_class_masks(logits, torch.cat([t["labels"] for t in targets]))
+    The feature map is the image rearranged into ``stride x stride`` patches (``pixel_unshuffle``): a stride-4
+    map that keeps every pixel, so what a head can read from a RoI depends on the pooling alone.
+    """
+    check_tensor(images, "images", ndim=4, shape="(B, 3, H, W)", dtype="float")
+    features = F.pixel_unshuffle(images, stride)
+    return pool_rois(features, _rois(targets), pool, size, stride)
+
+
+class _Head(nn.Module):
+    def __init__(self, pool: str, size: int, stride: int, in_channels: int, hidden: int, num_classes: int) -> None:
+        super().__init__()
+        self.pool, self.size, self.stride = pool, size, stride
+        self.head = MaskHead(in_channels, num_classes, hidden)
+
+    def forward(self, features: Tensor, labels: Tensor) -> Tensor:
+        return select_class_masks(self.head(features), labels)
+
+
+def _pooled(data: Sequence[tuple[Tensor, dict]], pool: str, size: int, stride: int) -> tuple[Tensor, Tensor, Tensor]:
+    images = torch.stack([image for image, _ in data])
+    targets = [t for _, t in data]
+    labels = torch.cat([t["labels"] for t in targets])
+    return roi_features(images, targets, pool, size, stride), labels, torch.cat([t["targets"] for t in targets])
 
 
 def fit_mask_head(
-    pool: str, train: Sequence[tuple[Tensor, dict]], *, steps: int = 150, batch_size: int = 8, size: int = 7,
-    channels: int = 32, lr: float = 3e-3, seed: int = 0,
+    pool: str, train: Sequence[tuple[Tensor, dict]], *, steps: int = 150, batch_size: int = 64, size: int = 7,
+    stride: int = 4, hidden: int = 32, lr: float = 3e-3, seed: int = 0,
 ) -> nn.Module:
-    """Train backbone + mask head on ground-truth boxes for a fixed number of ``steps`` (deterministic per seed).
+    """Train a mask head on the RoI features of ground-truth boxes for a fixed number of ``steps``.
 
     Args:
-        pool: ``"pool"`` (RoIPool) or ``"align"`` (RoIAlign); everything else is identical between the two.
-        train: `prepare_instances` of a ``SceneDataset(task="instance")``, with targets of side ``2 * size``.
+        pool: ``"pool"`` (RoIPool) or ``"align"`` (RoIAlign); features, head, steps and seed are otherwise equal.
+        train: `prepare_instances` of a ``SceneDataset(task="instance")`` with targets of side ``2 * size``.
+        steps, batch_size: Adam steps on minibatches of RoIs (one-cycle learning rate up to ``lr``).
         size: pooled side S; the masks are 2S x 2S.
+        stride: image pixels per feature pixel (see `roi_features`).
 
     Returns:
-        The trained model; pass it to `evaluate_mask_head`.
+        The trained head; pass it to `evaluate_mask_head`.
     """
     check_choice(pool, "pool", POOLS)
     steps, batch_size = check_int(steps, "steps"), check_int(batch_size, "batch_size")
-    seed_everything(seed)
     data = list(train)
     if not data or data[0][1]["targets"].shape[-1] != 2 * size:
         raise ValueError(f"train: expected prepare_instances(dataset, size={2 * size}) with at least one image")
-    model = _Model(pool, size, channels, len(THING_CLASSES))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    features, labels, goal = _pooled(data, pool, size, stride)
+    seed_everything(seed)
+    model = _Head(pool, size, stride, features.shape[1], hidden, len(THING_CLASSES))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     g = torch.Generator().manual_seed(seed)
     model.train()
     for _ in range(steps):
-        pick = torch.randint(0, len(data), (batch_size,), generator=g).tolist()
-        images = torch.stack([data[i][0] for i in pick])
-        targets = [data[i][1] for i in pick]
-        goal = torch.cat([t["targets"] for t in targets])
-        loss = F.binary_cross_entropy_with_logits(model(images, targets), goal)
+        pick = torch.randint(0, len(labels), (batch_size,), generator=g)
+        loss = F.binary_cross_entropy_with_logits(model(features[pick], labels[pick]), goal[pick])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -213,9 +215,11 @@ def evaluate_mask_head(model: nn.Module, val: Sequence[tuple[Tensor, dict]]) -> 
     probability over its pixels (the box is given, so AP measures only the masks).
     """
     model.eval()
-    preds, gts, ious = [], [], []
-    for image, t in val:
-        prob = model(image[None], [t]).sigmoid()
+    data = list(val)
+    features, labels, _ = _pooled(data, model.pool, model.size, model.stride)
+    probs = model(features, labels).sigmoid().split([len(t["labels"]) for _, t in data])
+    preds, ious = [], []
+    for (image, t), prob in zip(data, probs, strict=True):
         pasted = paste_masks(prob, t["boxes"], image.shape[1:])
         binary = pasted >= 0.5
         inter = (binary & t["masks"]).flatten(1).sum(1)
@@ -223,6 +227,5 @@ def evaluate_mask_head(model: nn.Module, val: Sequence[tuple[Tensor, dict]]) -> 
         ious.append(inter / union.clamp(min=1))
         score = (pasted * binary).flatten(1).sum(1) / binary.flatten(1).sum(1).clamp(min=1)
         preds.append({"masks": binary, "labels": t["labels"], "scores": score})
-        gts.append(t)
-    ap = mask_ap(preds, gts)
+    ap = mask_ap(preds, [t for _, t in data])
     return {"mask_iou": float(torch.cat(ious).mean()), "AP": ap["AP"], "AP50": ap["AP50"], "AP75": ap["AP75"]}
