@@ -28,7 +28,7 @@ __all__ = ["MaskHead", "select_class_masks", "mask_targets", "paste_masks", "poo
 
 def _block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
     conv = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
-    return nn.Sequential(conv, nn.GroupNorm(8, c_out), nn.ReLU(inplace=True))
+    return nn.Sequential(conv, nn.GroupNorm(4, c_out), nn.ReLU(inplace=True))
 
 
 class MaskHead(nn.Module):
@@ -142,13 +142,13 @@ def _rois(targets: Sequence[dict]) -> Tensor:
 
 
 def roi_features(images: Tensor, targets: Sequence[dict], pool: str, size: int = 7, stride: int = 4) -> Tensor:
-    """Pooled features ``(K, 3 * stride**2, size, size)`` of every box of ``targets`` (one dict per image).
+    """Pooled features ``(K, 3, size, size)`` of every box of ``targets`` (one dict per image).
 
-    The feature map is the image rearranged into ``stride x stride`` patches (``pixel_unshuffle``): a stride-4
-    map that keeps every pixel, so what a head can read from a RoI depends on the pooling alone.
+    The feature map is the image averaged over ``stride x stride`` cells: a fixed, smooth stride-``stride`` map,
+    so what a head can read from a RoI depends on the pooling alone.
     """
     check_tensor(images, "images", ndim=4, shape="(B, 3, H, W)", dtype="float")
-    features = F.pixel_unshuffle(images, stride)
+    features = F.avg_pool2d(images, stride)
     return pool_rois(features, _rois(targets), pool, size, stride)
 
 

@@ -31,11 +31,19 @@ def _rois(boxes: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
     return boxes
 
 
-def _batch_index(rois: torch.Tensor, n: int) -> torch.Tensor:
+def _check_roi_args(
+    input: torch.Tensor, boxes: torch.Tensor | list[torch.Tensor], output_size: int | tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """Validated ``(rois (K, 5) in the input's dtype, no gradient, like torchvision; batch index (K,); h; w)``."""
+    check_tensor(input, "input", ndim=4, shape="(N, C, H, W)", dtype="float")
+    rois = _rois(boxes)
+    check_tensor(rois, "boxes", finite=True)
+    ph, pw = _pair(output_size, "output_size", minimum=1)
+    rois = rois.detach().to(input.dtype)
     idx = rois[:, 0].long()
-    if bool(((idx < 0) | (idx >= n)).any()):
-        raise ValueError(f"boxes: batch index must lie in [0, {n - 1}], got {rois[:, 0].tolist()}")
-    return idx
+    if bool(((idx < 0) | (idx >= input.shape[0])).any()):
+        raise ValueError(f"boxes: batch index must lie in [0, {input.shape[0] - 1}], got {rois[:, 0].tolist()}")
+    return rois, idx, ph, pw
 
 
 def _round_half_away(x: torch.Tensor) -> torch.Tensor:
@@ -64,16 +72,11 @@ def roi_pool(
         Tensor[K, C, h, w], equal to ``torchvision.ops.roi_pool`` with the same arguments (the gradient goes to
         each bin's first maximum in row-major order, as there).
     """
-    check_tensor(input, "input", ndim=4, shape="(N, C, H, W)", dtype="float")
-    rois = _rois(boxes)
-    check_tensor(rois, "boxes", finite=True)
-    ph, pw = _pair(output_size, "output_size", minimum=1)
+    rois, idx, ph, pw = _check_roi_args(input, boxes, output_size)
     n, c, h, w = input.shape
     k = rois.shape[0]
     if k == 0:
         return input.new_zeros(0, c, ph, pw)
-    rois = rois.to(input.dtype)
-    idx = _batch_index(rois, n)
     x1, y1, x2, y2 = _round_half_away(rois[:, 1:] * spatial_scale).long().unbind(1)
     rows, row_ok = _pool_bins(y1, y2, ph, h, input.dtype)  # (K, ph, Lh)
     cols, col_ok = _pool_bins(x1, x2, pw, w, input.dtype)  # (K, pw, Lw)
@@ -140,16 +143,11 @@ def roi_align(
     Returns:
         Tensor[K, C, h, w], equal to ``torchvision.ops.roi_align`` with the same arguments.
     """
-    check_tensor(input, "input", ndim=4, shape="(N, C, H, W)", dtype="float")
-    rois = _rois(boxes)
-    check_tensor(rois, "boxes", finite=True)
-    ph, pw = _pair(output_size, "output_size", minimum=1)
+    rois, idx, ph, pw = _check_roi_args(input, boxes, output_size)
     n, c, h, w = input.shape
     k = rois.shape[0]
     if k == 0:
         return input.new_zeros(0, c, ph, pw)
-    rois = rois.detach().to(input.dtype)  # like torchvision: no gradient to the boxes
-    idx = _batch_index(rois, n)
     off = 0.5 if aligned else 0.0
     x1, y1, x2, y2 = (rois[:, 1:] * spatial_scale - off).unbind(1)
     ay = _align_weights(y1, y2, ph, h, sampling_ratio, aligned)  # (K, ph, H)
