@@ -1,5 +1,6 @@
 """Metrics for dense prediction: segmentation scores from a confusion matrix, boundary IoU (more to come)."""
 
+from cvlab.metrics.instance import mask_ap
 from cvlab.metrics.segmentation import (
     confusion_matrix,
     dice_per_class,
@@ -16,6 +17,7 @@ __all__ = [
     "mean_iou",
     "pixel_accuracy",
     "segmentation_scores",
+    "mask_ap",  # instance (unit 4)
 ]
 
 # panoptic quality (unit 5)

@@ -1,7 +1,17 @@
-"""Upsampling inside a network: size arithmetic, transposed convolution three ways, the upsampling zoo."""
+"""Upsampling inside a network (size arithmetic, transposed convolution, the upsampling zoo); RoI pooling and boxes."""
 
 from cvlab.ops.arithmetic import conv_output_size, conv_transpose_output_size
-from cvlab.ops.roi import bilinear_sample, roi_align
+from cvlab.ops.boxes import (
+    anchor_grid,
+    batched_nms,
+    box_iou,
+    decode_boxes,
+    encode_boxes,
+    fcos_points,
+    fcos_targets,
+    nms,
+)
+from cvlab.ops.roi import bilinear_sample, roi_align, roi_pool
 from cvlab.ops.transposed import conv_as_matrix, conv_transpose2d, conv_transpose2d_zero_insertion
 from cvlab.ops.upsampling import (
     bed_of_nails,
@@ -24,4 +34,14 @@ __all__ = [
     "bilinear_kernel",
     "bilinear_sample",
     "roi_align",
+    "roi_pool",
+    # detection primer (unit 4)
+    "box_iou",
+    "nms",
+    "batched_nms",
+    "anchor_grid",
+    "encode_boxes",
+    "decode_boxes",
+    "fcos_points",
+    "fcos_targets",
 ]

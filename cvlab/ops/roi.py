@@ -1,8 +1,10 @@
-"""RoIAlign in plain, vectorised torch: bilinear samples per output bin, no rounding, no loop over RoIs or bins.
+"""RoIPool and RoIAlign in plain, vectorised torch: no loop over RoIs or bins.
 
-Same arguments and results as ``torchvision.ops.roi_align`` (its compiled kernel is the reference).
+RoIPool (Fast R-CNN) rounds the box to the feature grid and takes the max over integer bins; RoIAlign (Mask R-CNN)
+keeps the fractional box and averages bilinear samples per bin. Same arguments and results as
+``torchvision.ops.roi_pool`` / ``roi_align`` (their compiled kernels are the reference).
 
-Reference: K. He, G. Gkioxari, P. Dollar and R. Girshick, "Mask R-CNN", 2017.
+References: R. Girshick, "Fast R-CNN", 2015; K. He, G. Gkioxari, P. Dollar and R. Girshick, "Mask R-CNN", 2017.
 """
 
 from __future__ import annotations
@@ -29,6 +31,79 @@ def _rois(boxes: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
     return boxes
 
 
+def _check_roi_args(
+    input: torch.Tensor, boxes: torch.Tensor | list[torch.Tensor], output_size: int | tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """Validated ``(rois (K, 5) in the input's dtype, no gradient, like torchvision; batch index (K,); h; w)``."""
+    check_tensor(input, "input", ndim=4, shape="(N, C, H, W)", dtype="float")
+    rois = _rois(boxes)
+    check_tensor(rois, "boxes", finite=True)
+    ph, pw = _pair(output_size, "output_size", minimum=1)
+    rois = rois.detach().to(input.dtype)
+    idx = rois[:, 0].long()
+    if bool(((idx < 0) | (idx >= input.shape[0])).any()):
+        raise ValueError(f"boxes: batch index must lie in [0, {input.shape[0] - 1}], got {rois[:, 0].tolist()}")
+    return rois, idx, ph, pw
+
+
+def _round_half_away(x: torch.Tensor) -> torch.Tensor:
+    """C's ``round``: halves go away from zero (``torch.round`` sends them to the even neighbour)."""
+    return torch.sign(x) * torch.floor(x.abs() + 0.5)
+
+
+def roi_pool(
+    input: torch.Tensor,
+    boxes: torch.Tensor | list[torch.Tensor],
+    output_size: int | tuple[int, int],
+    spatial_scale: float = 1.0,
+) -> torch.Tensor:
+    """RoIPool: round the box to whole feature pixels, split it into ``h x w`` integer bins, take each bin's max.
+
+    The rounding is the point: a box edge moves by up to half a feature pixel (``1 / (2 * spatial_scale)`` image
+    pixels), and bin edges by up to one more (``floor`` / ``ceil``). A bin that falls wholly outside the map gives 0.
+
+    Args:
+        input (Tensor[N, C, H, W]): floating feature map.
+        boxes (Tensor[K, 5] or List[Tensor[L, 4]]): RoIs ``(batch_index, x1, y1, x2, y2)`` in image pixels.
+        output_size (int or (int, int)): bins ``(h, w)``.
+        spatial_scale (float): feature-map pixels per image pixel.
+
+    Returns:
+        Tensor[K, C, h, w], equal to ``torchvision.ops.roi_pool`` with the same arguments (the gradient goes to
+        each bin's first maximum in row-major order, as there).
+    """
+    rois, idx, ph, pw = _check_roi_args(input, boxes, output_size)
+    n, c, h, w = input.shape
+    k = rois.shape[0]
+    if k == 0:
+        return input.new_zeros(0, c, ph, pw)
+    x1, y1, x2, y2 = _round_half_away(rois[:, 1:] * spatial_scale).long().unbind(1)
+    rows, row_ok = _pool_bins(y1, y2, ph, h, input.dtype)  # (K, ph, Lh)
+    cols, col_ok = _pool_bins(x1, x2, pw, w, input.dtype)  # (K, pw, Lw)
+    neg = input.new_tensor(float("-inf"))
+    # columns first, then rows: the max lands on the first maximum in row-major order, like torchvision's loop
+    feat = input[idx]  # (K, C, H, W)
+    lh, lw = rows.shape[2], cols.shape[2]
+    g = feat.gather(3, cols.view(k, 1, 1, pw * lw).expand(k, c, h, pw * lw)).view(k, c, h, pw, lw)
+    g = torch.where(col_ok.view(k, 1, 1, pw, lw), g, neg).max(dim=4).values  # (K, C, H, pw)
+    r = g.gather(2, rows.view(k, 1, ph * lh, 1).expand(k, c, ph * lh, pw)).view(k, c, ph, lh, pw)
+    out = torch.where(row_ok.view(k, 1, ph, lh, 1), r, neg).max(dim=3).values  # (K, C, ph, pw)
+    empty = (~row_ok.any(2)).view(k, 1, ph, 1) | (~col_ok.any(2)).view(k, 1, 1, pw)
+    return torch.where(empty, out.new_zeros(()), out)
+
+
+def _pool_bins(start: torch.Tensor, end: torch.Tensor, bins: int, size: int, dtype: torch.dtype):
+    """Indices ``(K, bins, L)`` of the whole pixels in each RoIPool bin along one axis, and which are real."""
+    length = (end - start + 1).clamp(min=1).to(dtype)  # malformed boxes become one pixel
+    step = (length / bins).view(-1, 1)
+    b = torch.arange(bins, device=start.device, dtype=dtype).view(1, -1)
+    lo = (torch.floor(b * step).long() + start.view(-1, 1)).clamp(0, size)
+    hi = (torch.ceil((b + 1) * step).long() + start.view(-1, 1)).clamp(0, size)
+    longest = max(int((hi - lo).max()), 1)
+    pos = lo[..., None] + torch.arange(longest, device=start.device)
+    return pos.clamp(max=size - 1), pos < hi[..., None]
+
+
 def bilinear_sample(input: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Bilinear value of ``input`` (Tensor[C, H, W]) at fractional points ``y``, ``x`` (same shape S).
 
@@ -53,6 +128,10 @@ def roi_align(
 ) -> torch.Tensor:
     """RoIAlign: the mean of ``sampling_ratio x sampling_ratio`` bilinear samples in each of the output bins.
 
+    Computed as ``A_y @ F @ A_x.T`` per RoI, with ``A_y`` (h x H) and ``A_x`` (w x W) the per-axis means of the
+    samples' bilinear weights: the same numbers as sampling point by point (see `bilinear_sample`), as matrix
+    products.
+
     Args:
         input (Tensor[N, C, H, W]): floating feature map.
         boxes (Tensor[K, 5] or List[Tensor[L, 4]]): RoIs ``(batch_index, x1, y1, x2, y2)`` in image pixels.
@@ -64,49 +143,64 @@ def roi_align(
     Returns:
         Tensor[K, C, h, w], equal to ``torchvision.ops.roi_align`` with the same arguments.
     """
-    check_tensor(input, "input", ndim=4, shape="(N, C, H, W)", dtype="float")
-    rois = _rois(boxes)
-    check_tensor(rois, "boxes", finite=True)
-    ph, pw = _pair(output_size, "output_size", minimum=1)
+    rois, idx, ph, pw = _check_roi_args(input, boxes, output_size)
     n, c, h, w = input.shape
     k = rois.shape[0]
     if k == 0:
         return input.new_zeros(0, c, ph, pw)
-    rois = rois.to(input.dtype)
-    idx = rois[:, 0].long()
-    if bool(((idx < 0) | (idx >= n)).any()):
-        raise ValueError(f"boxes: batch index must lie in [0, {n - 1}], got {rois[:, 0].tolist()}")
     off = 0.5 if aligned else 0.0
     x1, y1, x2, y2 = (rois[:, 1:] * spatial_scale - off).unbind(1)
-    rw, rh = x2 - x1, y2 - y1
+    ay = _align_weights(y1, y2, ph, h, sampling_ratio, aligned)  # (K, ph, H)
+    ax = _align_weights(x1, x2, pw, w, sampling_ratio, aligned)  # (K, pw, W)
+    out = input.new_empty(k, ph, c, pw)
+    for b in torch.unique(idx).tolist():  # one pair of matrix products per image, all its RoIs at once
+        sel = torch.nonzero(idx == b).flatten()
+        rows = ay[sel].reshape(-1, h) @ input[b].transpose(0, 1).reshape(h, c * w)  # (K_b * ph, C * W)
+        out[sel] = torch.bmm(rows.view(-1, ph * c, w), ax[sel].transpose(1, 2)).view(-1, ph, c, pw)
+    return out.permute(0, 2, 1, 3)
+
+
+def _sample_positions(
+    start: torch.Tensor, end: torch.Tensor, bins: int, sampling_ratio: int, aligned: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """RoIAlign's sample coordinates along one axis ``(K, bins, G)`` (feature pixels) and samples per bin ``(K,)``;
+    samples past a RoI's own count are padding."""
+    k, dt, dev = start.shape[0], start.dtype, start.device
+    length = end - start
     if not aligned:
-        rw, rh = rw.clamp(min=1.0), rh.clamp(min=1.0)
-    bw, bh = rw / pw, rh / ph
-    if sampling_ratio > 0:
-        gh = torch.full((k,), sampling_ratio, device=input.device)
-        gw = gh
-    else:
-        gh = torch.ceil(rh / ph).long()
-        gw = torch.ceil(rw / pw).long()
-    Gh, Gw = max(int(gh.max()), 1), max(int(gw.max()), 1)
-    dev, dt = input.device, input.dtype
-    iy = torch.arange(ph, device=dev, dtype=dt).view(1, ph, 1)
-    sy = torch.arange(Gh, device=dev, dtype=dt).view(1, 1, Gh)
-    ix = torch.arange(pw, device=dev, dtype=dt).view(1, pw, 1)
-    sx = torch.arange(Gw, device=dev, dtype=dt).view(1, 1, Gw)
-    ghf, gwf = gh.to(dt).clamp(min=1).view(k, 1, 1), gw.to(dt).clamp(min=1).view(k, 1, 1)
-    ys = y1.view(k, 1, 1) + iy * bh.view(k, 1, 1) + (sy + 0.5) * bh.view(k, 1, 1) / ghf  # (K, ph, Gh)
-    xs = x1.view(k, 1, 1) + ix * bw.view(k, 1, 1) + (sx + 0.5) * bw.view(k, 1, 1) / gwf  # (K, pw, Gw)
-    my = (sy < gh.view(k, 1, 1)).to(dt)
-    mx = (sx < gw.view(k, 1, 1)).to(dt)
-    yy = ys.view(k, ph, Gh, 1, 1).expand(k, ph, Gh, pw, Gw)
-    xx = xs.view(k, 1, 1, pw, Gw).expand(k, ph, Gh, pw, Gw)
-    vals = _sample_batched(input, idx, yy, xx)
-    weight = (my.view(k, 1, Gh, 1, 1) * mx.view(k, 1, 1, 1, Gw)).view(k, 1, 1, Gh, 1, Gw)
-    vals = vals.permute(1, 0, 2, 3, 4, 5)  # (K, C, ph, Gh, pw, Gw)
-    total = (vals * weight).sum(dim=(3, 5))
-    count = (gh * gw).clamp(min=1).to(dt).view(k, 1, 1, 1)
-    return total / count
+        length = length.clamp(min=1.0)  # torchvision forces malformed RoIs to 1 x 1
+    step = length / bins
+    grid = torch.full((k,), sampling_ratio, device=dev) if sampling_ratio > 0 else torch.ceil(step).long()
+    most = max(int(grid.max()), 1)
+    i = torch.arange(bins, device=dev, dtype=dt).view(1, bins, 1)
+    j = torch.arange(most, device=dev, dtype=dt).view(1, 1, most)
+    n = grid.to(dt).clamp(min=1).view(k, 1, 1)
+    return start.view(k, 1, 1) + i * step.view(k, 1, 1) + (j + 0.5) * step.view(k, 1, 1) / n, grid
+
+
+def _align_weights(
+    start: torch.Tensor, end: torch.Tensor, bins: int, size: int, sampling_ratio: int, aligned: bool
+) -> torch.Tensor:
+    """RoIAlign along one axis as a matrix ``(K, bins, size)``: row ``i`` averages the bilinear weights of bin
+    ``i``'s samples.
+
+    Bilinear interpolation and the out-of-map rule act on y and x separately, so the 2-D mean of samples per bin is
+    ``A_y @ F @ A_x.T`` (exactly torchvision's sum, in another order).
+    """
+    pos, grid = _sample_positions(start, end, bins, sampling_ratio, aligned)
+    k, most, dt = pos.shape[0], pos.shape[2], pos.dtype
+    j = torch.arange(most, device=pos.device).view(1, 1, most)
+    n = grid.to(dt).clamp(min=1).view(k, 1, 1)
+    real = (j < grid.view(k, 1, 1)) & (pos >= -1) & (pos <= size)  # a sample past one pixel outside gives 0
+    p = pos.clamp(min=0)
+    lo = p.floor().long().clamp(max=size - 1)
+    p = torch.where(lo >= size - 1, lo.to(dt), p)  # within a pixel of the far border: clamp onto it
+    hi = (lo + 1).clamp(max=size - 1)
+    frac = p - lo
+    scale = real.to(dt) / n
+    weights = torch.zeros(k, bins, size, device=pos.device, dtype=dt)
+    weights.scatter_add_(2, lo, (1 - frac) * scale)
+    return weights.scatter_add_(2, hi, frac * scale)
 
 
 def _sample_batched(input: torch.Tensor, idx: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
