@@ -24,7 +24,8 @@ MODULES = ["cvlab.classical", "cvlab.ops", "cvlab.metrics", "cvlab.losses", "cvl
 # result containers and factories that take no tensor
 NOT_CALLED = {"Bipartition", "KMeansResult", "MeanShiftResult", "ThermalDemo", "uneven_illumination_demo",
               "pixel_positions", "bilinear_kernel", "conv_output_size", "conv_transpose_output_size", "palette",
-              "class_colors"}
+              "class_colors", "PQSummary", "PanopticCounts", "PanopticQualityResult", "SegmentPairs", "anchor_grid",
+              "fcos_points"}
 
 
 def _g(seed: int = 0) -> torch.Generator:
@@ -57,6 +58,23 @@ def _K() -> torch.Tensor:
 def _pooled():
     pooled, indices = F.max_pool2d(torch.rand(1, 2, 4, 4, generator=_g()), 2, return_indices=True)
     return pooled, indices
+
+
+def _depth() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    target = torch.rand(2, 1, 8, 8, generator=_g()) + 1
+    return torch.rand(2, 1, 8, 8, generator=_g(1)) + 1, target, torch.rand(2, 1, 8, 8, generator=_g(2)) > 0.2
+
+
+def _panoptic(seed: int) -> torch.Tensor:
+    category = torch.randint(3, (6, 7), generator=_g(seed))
+    return torch.stack([category, torch.where(category < 2, torch.randint(1, 3, (6, 7), generator=_g(seed + 1)), 0)],
+                       dim=-1)
+
+
+def _instances(seed: int) -> dict:
+    masks = torch.rand(3, 8, 8, generator=_g(seed)) > 0.5
+    return {"masks": masks, "boxes": _boxes(3, seed), "labels": torch.tensor([1, 2, 1]),
+            "scores": torch.rand(3, generator=_g(seed + 7))}
 
 
 def _mean_shift_on_a_view():
@@ -104,6 +122,13 @@ CALLS: dict[str, Callable[[], tuple[tuple, dict]]] = {
     "upsample_bilinear": lambda: ((torch.rand(1, 2, 3, 4),), {"scale_factor": 2}),
     "bilinear_sample": lambda: ((torch.rand(2, 5, 6), torch.rand(3, 4) * 4, torch.rand(3, 4) * 5), {}),
     "roi_align": lambda: ((torch.rand(2, 3, 8, 8), torch.tensor([[0, 1.0, 1, 5, 6], [1, 0, 2, 7, 7]]), 2), {}),
+    "roi_pool": lambda: ((torch.rand(2, 3, 8, 8), torch.tensor([[0, 1.0, 1, 5, 6], [1, 0, 2, 7, 7]]), 2), {}),
+    "box_iou": lambda: ((_boxes(4), _boxes(3, seed=2)), {}),
+    "nms": lambda: ((_boxes(6), torch.rand(6, generator=_g()), 0.5), {}),
+    "batched_nms": lambda: ((_boxes(6), torch.rand(6, generator=_g()), torch.tensor([0, 1, 0, 1, 0, 1]), 0.5), {}),
+    "encode_boxes": lambda: ((_boxes(4), _boxes(4, seed=2)), {}),
+    "decode_boxes": lambda: ((torch.rand(4, 4, generator=_g()) - 0.5, _boxes(4, seed=2)), {}),
+    "fcos_targets": lambda: ((torch.rand(10, 2, generator=_g()) * 12, _boxes(3)), {}),
     # metrics
     "confusion_matrix": lambda: ((_labels(2, 5, 6), _labels(2, 5, 6, seed=2), 4), {}),
     "pixel_accuracy": lambda: ((_labels(4, 4, seed=3),), {}),
@@ -111,6 +136,20 @@ CALLS: dict[str, Callable[[], tuple[tuple, dict]]] = {
     "mean_iou": lambda: ((_labels(4, 4, seed=3),), {}),
     "dice_per_class": lambda: ((_labels(4, 4, seed=3),), {}),
     "segmentation_scores": lambda: ((_labels(2, 5, 6), _labels(2, 5, 6, seed=2), 4), {}),
+    "mask_to_boundary": lambda: ((torch.rand(9, 9, generator=_g()) > 0.5,), {}),
+    "boundary_iou": lambda: ((torch.rand(9, 9, generator=_g()) > 0.5, torch.rand(9, 9, generator=_g(1)) > 0.5), {}),
+    "boundary_iou_per_class": lambda: ((_labels(2, 9, 9), _labels(2, 9, 9, seed=2), 4), {}),
+    "depth_metrics": lambda: (_depth(), {}),
+    "align_disparity": lambda: (_depth(), {}),
+    "psnr": lambda: ((torch.rand(3, 8, 8, generator=_g()), torch.rand(3, 8, 8, generator=_g(1))), {}),
+    "ssim": lambda: ((torch.rand(3, 16, 16, generator=_g()), torch.rand(3, 16, 16, generator=_g(1))), {}),
+    "image_scores": lambda: (([torch.rand(3, 16, 16, generator=_g())], [torch.rand(3, 16, 16, generator=_g(1))]), {}),
+    "match_segments": lambda: ((_panoptic(0), _panoptic(5), [0, 1], [2]), {}),
+    "panoptic_counts": lambda: ((_panoptic(0), _panoptic(5), [0, 1], [2]), {}),
+    "panoptic_quality": lambda: ((_panoptic(0), _panoptic(5), [0, 1], [2]), {}),
+    "pq_from_counts": lambda: ((torch.tensor([2, 0]), torch.tensor([1, 1]), torch.tensor([0, 2]),
+                                torch.tensor([1.5, 0.0])), {}),
+    "mask_ap": lambda: (([_instances(0)], [{k: v for k, v in _instances(3).items() if k != "scores"}]), {}),
     # losses
     "iou_loss": lambda: ((_boxes(5), _boxes(5, seed=3)), {}),
     "giou_loss": lambda: ((_boxes(5), _boxes(5, seed=3)), {}),
@@ -118,10 +157,26 @@ CALLS: dict[str, Callable[[], tuple[tuple, dict]]] = {
     "GIoULoss": lambda: ((_boxes(5), _boxes(5, seed=3)), {}),
     "sigmoid_focal_loss": lambda: ((torch.randn(4, 6), torch.rand(4, 6).round()), {}),
     "SigmoidFocalLoss": lambda: ((torch.randn(4, 6), torch.rand(4, 6).round()), {}),
+    "class_weights": lambda: ((_labels(2, 5, 6), 4), {}),
+    "weighted_cross_entropy": lambda: ((torch.randn(2, 4, 5, 6), _labels(2, 5, 6)), {"weight": torch.rand(4) + 0.5}),
+    "WeightedCrossEntropyLoss": lambda: ((torch.randn(2, 4, 5, 6), _labels(2, 5, 6)), {}),
+    "softmax_focal_loss": lambda: ((torch.randn(2, 4, 5, 6), _labels(2, 5, 6)), {"alpha": torch.rand(4)}),
+    "SoftmaxFocalLoss": lambda: ((torch.randn(2, 4, 5, 6), _labels(2, 5, 6)), {}),
+    "dice_loss": lambda: ((torch.randn(2, 4, 5, 6), _labels(2, 5, 6)), {}),
+    "DiceLoss": lambda: ((torch.randn(2, 4, 5, 6), _labels(2, 5, 6)), {}),
+    "compute_scale_and_shift": lambda: (_depth(), {}),
+    "ssi_loss": lambda: (_depth(), {"trimmed": True}),
+    "SSILoss": lambda: (_depth(), {}),
+    "gradient_matching_loss": lambda: (_depth(), {}),
+    "GradientMatchingLoss": lambda: (_depth(), {}),
+    "silog_loss": lambda: (_depth(), {}),
+    "SILogLoss": lambda: (_depth(), {}),
     # geometry
     "pixel_rays": lambda: ((_K(), 6, 7), {}),
     "backproject": lambda: ((torch.rand(6, 7) + 1, _K()), {}),
     "normals_from_depth": lambda: ((torch.rand(6, 7) + 1, _K()), {}),
+    "depth_to_points": lambda: ((torch.rand(6, 7) + 1, _K(), torch.rand(6, 7) > 0.3), {}),
+    "project": lambda: ((torch.rand(10, 3) + 1, _K()), {}),
     # viz
     "colorize": lambda: ((_labels(5, 6),), {}),
     "instance_colors": lambda: ((_labels(5, 6),), {}),
