@@ -136,6 +136,19 @@ def conv_transpose2d_gradient_shortcut(input, weight, bias=None, stride=1, paddi
     return out if bias is None else out + bias.view(-1, 1, 1)
 
 
+def conv_transpose2d_adjoint_of_convolution(input, weight, bias=None, stride=1, padding=0, output_padding=0):
+    """The transposed convolution is the adjoint of the convolution: its gradient with respect to the input.
+
+    Correct values, but a banned route: autograd runs aten::convolution_backward, the very transposed convolution
+    the task asks for, so the operator-level ban refuses it (it used to pass when bans watched Python names)."""
+    (sh, sw), (ph, pw), (oh, ow) = _pair(stride), _pair(padding), _pair(output_padding)
+    (batch, _, h, w), (_, c_out, kh, kw) = input.shape, weight.shape
+    size = (batch, c_out, (h - 1) * sh - 2 * ph + kh + oh, (w - 1) * sw - 2 * pw + kw + ow)
+    z = input.new_zeros(size, requires_grad=True)
+    (result,) = torch.autograd.grad(F.conv2d(z, weight, stride=(sh, sw), padding=(ph, pw)), z, input)
+    return result if bias is None else result + bias.view(-1, 1, 1)
+
+
 def conv_transpose2d_cvlab_shortcut(input, weight, bias=None, stride=1, padding=0, output_padding=0):
     from cvlab.ops import conv_transpose2d
 
@@ -438,6 +451,7 @@ WRONG = {
     "conv_transpose2d": [
         conv_transpose2d_float32_accumulator,
         conv_transpose2d_torch_shortcut, conv_transpose2d_fold_shortcut, conv_transpose2d_gradient_shortcut,
+        conv_transpose2d_adjoint_of_convolution,
         conv_transpose2d_cvlab_shortcut, conv_transpose2d_assigns_copies, conv_transpose2d_flipped_kernel,
         conv_transpose2d_zero_insertion_unflipped, conv_transpose2d_padding_not_cropped,
         conv_transpose2d_padding_cropped_at_start, conv_transpose2d_padding_cropped_at_end,
@@ -516,16 +530,6 @@ def conv_transpose2d_index_add(input, weight, bias=None, stride=1, padding=0, ou
     return frame if bias is None else frame + bias.view(-1, 1, 1)
 
 
-def conv_transpose2d_adjoint_of_convolution(input, weight, bias=None, stride=1, padding=0, output_padding=0):
-    """The transposed convolution is the adjoint of the convolution: its gradient with respect to the input."""
-    (sh, sw), (ph, pw), (oh, ow) = _pair(stride), _pair(padding), _pair(output_padding)
-    (batch, _, h, w), (_, c_out, kh, kw) = input.shape, weight.shape
-    size = (batch, c_out, (h - 1) * sh - 2 * ph + kh + oh, (w - 1) * sw - 2 * pw + kw + ow)
-    z = input.new_zeros(size, requires_grad=True)
-    (result,) = torch.autograd.grad(F.conv2d(z, weight, stride=(sh, sw), padding=(ph, pw)), z, input)
-    return result if bias is None else result + bias.view(-1, 1, 1)
-
-
 def bilinear_kernel_fcn_centre(channels, k):
     """FCN's upsample_filt: centre factor - 1 for odd k, factor - 0.5 for even k; eye() for the channels."""
     factor = (k + 1) // 2
@@ -578,8 +582,7 @@ def max_unpool_global_offsets(input, indices, output_size):
 CORRECT = {
     "conv_transpose_output_size": [conv_transpose_output_size_by_placing_taps,
                                    conv_transpose_output_size_inverse_of_convolution],
-    "conv_transpose2d": [conv_transpose2d_tap_loop, conv_transpose2d_zero_insertion, conv_transpose2d_index_add,
-                         conv_transpose2d_adjoint_of_convolution],
+    "conv_transpose2d": [conv_transpose2d_tap_loop, conv_transpose2d_zero_insertion, conv_transpose2d_index_add],
     "bilinear_kernel": [bilinear_kernel_fcn_centre, bilinear_kernel_loops],
     "max_unpool": [max_unpool_advanced_indexing, max_unpool_loops, max_unpool_global_offsets],
 }
