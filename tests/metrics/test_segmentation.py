@@ -326,7 +326,7 @@ def test_boundary_on_cuda():
     [
         (lambda: mask_to_boundary(torch.zeros(4, 4)), r"mask: expected a bool tensor"),
         (lambda: mask_to_boundary(torch.zeros(4, dtype=torch.bool)), r"mask: expected a tensor of shape \(\.\.\."),
-        (lambda: mask_to_boundary(torch.zeros(4, 4, dtype=torch.bool), 0.0), r"dilation_ratio: expected a finite number > 0"),
+        (lambda: mask_to_boundary(torch.zeros(4, 4, dtype=torch.bool), 0.0), r"dilation_ratio: expected .* > 0"),
         (lambda: boundary_iou(torch.zeros(4, 4, dtype=torch.bool), torch.zeros(4, 5, dtype=torch.bool)),
          r"pred and target: expected the same shape"),
         (lambda: boundary_iou_per_class(torch.zeros(4, 4, dtype=torch.long), torch.full((4, 4), 3), 3),
