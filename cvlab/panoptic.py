@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from cvlab._validate import check_categories, check_int, check_panoptic, check_tensor
+from cvlab._validate import check_categories, check_int, check_number, check_panoptic, check_tensor
 
 __all__ = [
     "VOID_ID",
@@ -39,12 +39,6 @@ __all__ = [
 
 VOID_ID = -1
 """The single-integer id of a void pixel in :func:`encode_ids`."""
-
-
-def _check_number(value: object, name: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ValueError(f"{name}: expected a number in [{low:g}, {high:g}], got {value!r}")
-    return float(value)
 
 
 def category_index(
@@ -296,8 +290,8 @@ def fuse(
         raise ValueError(f"masks, scores and labels: expected K of each, got {masks.shape[0]}, "
                          f"{scores.shape[0]} and {labels.shape[0]}")
     _, stuff = check_categories((), stuff, void)
-    score_threshold = _check_number(score_threshold, "score_threshold", 0.0, 1.0)
-    overlap_threshold = _check_number(overlap_threshold, "overlap_threshold", 0.0, 1.0)
+    score_threshold = check_number(score_threshold, "score_threshold", minimum=0.0, maximum=1.0)
+    overlap_threshold = check_number(overlap_threshold, "overlap_threshold", minimum=0.0, maximum=1.0)
     min_stuff_area = check_int(min_stuff_area, "min_stuff_area", minimum=0)
     stuff_ids = torch.tensor(stuff, dtype=torch.int64, device=semantic.device)
     if bool(torch.isin(labels.long(), stuff_ids).any()):
@@ -371,7 +365,8 @@ def simulate_predictions(
     if not things or not stuff:
         raise ValueError("things and stuff: expected at least one category of each")
     seed = check_int(seed, "seed", minimum=0)
-    flip, miss, merge = (_check_number(v, n, 0.0, 1.0) for v, n in ((flip, "flip"), (miss, "miss"), (merge, "merge")))
+    flip, miss, merge = (check_number(v, n, minimum=0.0, maximum=1.0)
+                         for v, n in ((flip, "flip"), (miss, "miss"), (merge, "merge")))
     jitter = check_int(jitter, "jitter", minimum=0)
     false_positives = check_int(false_positives, "false_positives", minimum=0)
     g = torch.Generator().manual_seed(seed)

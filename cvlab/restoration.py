@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from cvlab._validate import check_choice, check_int, check_tensor
+from cvlab._validate import check_choice, check_int, check_number, check_tensor
 from cvlab.data.samples import load_sample
 
 __all__ = [
@@ -80,14 +80,6 @@ _SPLITS = {"train": TRAIN_IMAGES, "test": TEST_IMAGES}
 # --------------------------------------------------------------------------------------------- checks and helpers
 def _check_image(image: object, name: str = "image") -> Tensor:
     return check_tensor(image, name, ndim=(3, 4), shape="(B, C, H, W) or (C, H, W)", dtype="float")
-
-
-def _check_positive(value: object, name: str, unit: str, *, allow_zero: bool = False) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name}: expected a number {bound} ({unit}), got {value!r}")
-    return float(value)
 
 
 def _generator(generator: torch.Generator | None, seed: int | None) -> torch.Generator:
@@ -167,7 +159,7 @@ def add_gaussian_noise(
         25.1
     """
     _check_image(image)
-    sigma = _check_positive(sigma, "sigma", "0-255 units", allow_zero=True)
+    sigma = check_number(sigma, "sigma (0-255 units)", minimum=0)
     g = _generator(generator, seed)
     noise = torch.randn(image.shape, generator=g, dtype=torch.float32).to(image.device, image.dtype)
     noisy = image + (sigma / 255.0) * noise
@@ -189,7 +181,7 @@ def gaussian_kernel(size: int, sigma: float) -> Tensor:
     size = check_int(size, "size")
     if size % 2 == 0:
         raise ValueError(f"size: expected an odd number of pixels, got {size}")
-    sigma = _check_positive(sigma, "sigma", "pixels")
+    sigma = check_number(sigma, "sigma (pixels)", minimum=0, exclusive=True)
     x = torch.arange(size, dtype=torch.float64) - size // 2
     g = torch.exp(-(x**2) / (2 * sigma**2))
     k = torch.outer(g, g)
@@ -510,7 +502,7 @@ def classical_denoise(noisy: Tensor, method: str, sigma: float) -> Tensor:
 
     _check_image(noisy, "noisy")
     check_choice(method, "method", DENOISERS)
-    sigma = _check_positive(sigma, "sigma", "0-255 units")
+    sigma = check_number(sigma, "sigma (0-255 units)", minimum=0, exclusive=True)
     s = sigma / 255.0
 
     def one(image: np.ndarray) -> np.ndarray:
@@ -557,7 +549,7 @@ def classical_deblur(blurred: Tensor, kernel: Tensor, method: str, *, balance: f
     _check_image(blurred, "blurred")
     check_tensor(kernel, "kernel", ndim=2, shape="(kh, kw)", dtype="float", finite=True)
     check_choice(method, "method", DEBLURRERS)
-    balance = _check_positive(balance, "balance", "noise-to-signal ratio")
+    balance = check_number(balance, "balance (noise-to-signal ratio)", minimum=0, exclusive=True)
     num_iter = check_int(num_iter, "num_iter")
     psf = kernel.detach().to("cpu", torch.float64).numpy()
 
