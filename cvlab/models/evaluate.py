@@ -19,10 +19,22 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from cvlab._validate import check_int, check_same_shape, check_tensor
+from cvlab.data.datasets import SceneDataset
 from cvlab.metrics.segmentation import confusion_matrix, mean_iou, pixel_accuracy
+from cvlab.models.blocks import match_size
+from cvlab.models.fcn import bilinear_upsampler
 from cvlab.train import fit
 
-__all__ = ["boundary_width", "boundary_bands", "boundary_iou_per_class", "predict", "score", "train_and_score"]
+__all__ = [
+    "boundary_width",
+    "boundary_bands",
+    "boundary_iou_per_class",
+    "stride_oracle",
+    "scene_tensors",
+    "predict",
+    "score",
+    "train_and_score",
+]
 
 
 def boundary_width(height: int, width: int, dilation_ratio: float = 0.02) -> int:
@@ -86,6 +98,40 @@ def boundary_iou_per_class(
     inter = (gt & pr).sum((0, 2, 3)).float()
     union = (gt | pr).sum((0, 2, 3)).float()
     return torch.where(union > 0, inter / union.clamp(min=1), torch.full_like(union, math.nan))
+
+
+def scene_tensors(split: str, n: int, size: int = 64, **render_kwargs) -> tuple[Tensor, Tensor]:
+    """The first ``n`` scenes of ``SceneDataset(split, "semantic", size)`` stacked: images Tensor[n, 3, H, W]
+    (float32) and labels Tensor[n, H, W] (int64), rendered once so training does not re-render them."""
+    dataset = SceneDataset(split, "semantic", size, length=check_int(n, "n"), **render_kwargs)
+    images, labels = zip(*(dataset[i] for i in range(len(dataset))), strict=True)
+    return torch.stack(images), torch.stack(labels)
+
+
+@torch.no_grad()
+def stride_oracle(labels: Tensor, stride: int, num_classes: int) -> Tensor:
+    """The best labels a score map at ``stride`` can give through FCN's final bilinear upsampling.
+
+    The oracle knows the truth: its score for class ``k`` at a coarse pixel is the fraction of the
+    ``stride x stride`` input block of class ``k`` (average pooling of the one-hot labels, blocks cut from the
+    top-left, ``ceil_mode``); the scores are upsampled by the fixed bilinear transposed convolution of
+    :class:`~cvlab.models.FCN` (:func:`~cvlab.models.fcn.bilinear_upsampler`), cropped, and arg-maxed.
+    Whatever a network at that stride learns, its upsampled boundaries are about this coarse.
+
+    Args:
+        labels (Tensor[N, H, W]): true class ids in ``[0, num_classes)``.
+        stride (int): even output stride, e.g. 8, 16, 32.
+        num_classes (int): K.
+
+    Returns:
+        Tensor[N, H, W]: int64 class ids on the device of ``labels``.
+    """
+    check_tensor(labels, "labels", ndim=3, shape="(N, H, W)", dtype="int")
+    stride, num_classes = check_int(stride, "stride"), check_int(num_classes, "num_classes")
+    onehot = F.one_hot(labels.long(), num_classes).permute(0, 3, 1, 2).float()
+    coarse = F.avg_pool2d(onehot, stride, ceil_mode=True)
+    up = bilinear_upsampler(num_classes, stride, learnable=False).to(labels.device)
+    return match_size(up(coarse), labels.shape[-2:]).argmax(1)
 
 
 @torch.no_grad()

@@ -37,18 +37,25 @@ def _check_widths(widths: Sequence[int], name: str, length: int) -> tuple[int, .
     return tuple(check_int(w, name) for w in widths)
 
 
-def bilinear_upsampler(channels: int, stride: int) -> nn.ConvTranspose2d:
-    """A learnable ``ConvTranspose2d`` (kernel ``2 stride``, padding ``stride // 2``, no bias) that starts as
-    bilinear upsampling by ``stride`` (weights from :func:`cvlab.ops.bilinear_kernel`, the FCN initialisation).
+def bilinear_upsampler(channels: int, stride: int, *, learnable: bool = True) -> nn.ConvTranspose2d:
+    """A ``ConvTranspose2d`` (kernel ``2 stride``, padding ``stride // 2``, no bias) that starts as bilinear
+    upsampling by ``stride``, with weights from :func:`cvlab.ops.bilinear_kernel` (the FCN initialisation).
 
-    It maps ``(B, channels, h, w)`` to ``(B, channels, stride h, stride w)`` for an even ``stride``.
+    ``learnable=True``: a full ``channels x channels`` kernel, learned (FCN's x2 layers). ``learnable=False``:
+    one fixed kernel per channel (``groups=channels``, ``requires_grad=False``), as FCN's final upsampling.
+    Either maps ``(B, channels, h, w)`` to ``(B, channels, stride h, stride w)``; ``stride`` must be even.
     """
     channels, stride = check_int(channels, "channels"), check_int(stride, "stride")
     if stride % 2:
         raise ValueError(f"stride: expected an even upsampling factor, got {stride}")
-    layer = nn.ConvTranspose2d(channels, channels, 2 * stride, stride=stride, padding=stride // 2, bias=False)
+    groups = 1 if learnable else channels
+    layer = nn.ConvTranspose2d(
+        channels, channels, 2 * stride, stride=stride, padding=stride // 2, groups=groups, bias=False
+    )
     with torch.no_grad():
-        layer.weight.copy_(bilinear_kernel(channels, 2 * stride))
+        kernel = bilinear_kernel(channels, 2 * stride) if learnable else bilinear_kernel(1, 2 * stride)
+        layer.weight.copy_(kernel.expand_as(layer.weight))
+    layer.weight.requires_grad_(learnable)
     return layer
 
 
@@ -106,10 +113,11 @@ class FCN(nn.Module):
     - ``"16s"``: upsampled x2, fitted to the stride-16 map, *summed* with a 1x1 score layer on pool4, then x16;
     - ``"8s"``: that sum upsampled x2 again, summed with scores of pool3, then x8.
 
-    Every upsampling is a transposed convolution initialised as bilinear (:func:`bilinear_upsampler`) and
-    learned; the skip score layers start at zero, so at initialisation 16s and 8s predict what 32s predicts
-    (the paper's recipe). Sums are taken after cropping the upsampled map to the skip's size, and the output is
-    cropped to the input, so any ``H, W`` works.
+    Every upsampling is a transposed convolution initialised as bilinear (:func:`bilinear_upsampler`); the x2
+    layers are learned, the final one stays bilinear (as in the paper). The skip score layers start at zero,
+    so at initialisation 16s and 8s predict what 32s predicts (the paper's recipe). Sums are taken after
+    cropping the upsampled map to the skip's size, and the output is cropped to the input, so any ``H, W``
+    works.
 
     Args:
         num_classes (int): K.
@@ -151,7 +159,7 @@ class FCN(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
         self.up2 = nn.ModuleList(bilinear_upsampler(k, 2) for _ in range(skips))
-        self.up_final = bilinear_upsampler(k, 32 >> skips)
+        self.up_final = bilinear_upsampler(k, 32 >> skips, learnable=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         maps = self.backbone(x)

@@ -5,12 +5,15 @@ import pytest
 import torch
 from scipy import ndimage
 
+from cvlab.data import SceneDataset
 from cvlab.models.evaluate import (
     boundary_bands,
     boundary_iou_per_class,
     boundary_width,
     predict,
+    scene_tensors,
     score,
+    stride_oracle,
     train_and_score,
 )
 from cvlab.models.unet import UNet
@@ -95,3 +98,21 @@ def test_train_and_score_is_seeded_and_reports_its_budget():
     assert runs[0]["miou"] == runs[1]["miou"] and runs[0]["final_loss"] == runs[1]["final_loss"]
     assert runs[0]["params"] == sum(p.numel() for p in UNet(3, 2, 1, 4).parameters())
     assert runs[0]["train_s"] > 0
+
+
+def test_stride_oracle_is_exact_on_aligned_blocks_and_loses_detail_at_coarse_strides():
+    blocks = torch.randint(0, 3, (2, 4, 5), generator=torch.Generator().manual_seed(0))
+    labels = blocks.repeat_interleave(8, 1).repeat_interleave(8, 2)  # constant on 8x8 blocks
+    assert torch.equal(stride_oracle(labels, 2, 3), labels)
+    fine = torch.zeros(1, 33, 40, dtype=torch.long)
+    fine[0, 10:13, 10:30] = 1  # a 3-pixel-thin bar
+    assert torch.equal(stride_oracle(fine, 2, 2)[0, 11, 10:30], torch.ones(20, dtype=torch.long))
+    assert stride_oracle(fine, 32, 2).sum() == 0  # at stride 32 the bar never wins a block
+    assert stride_oracle(fine, 8, 2).shape == (1, 33, 40)
+
+
+def test_scene_tensors_stack_the_dataset_items():
+    images, labels = scene_tensors("val", 3, size=16)
+    assert images.shape == (3, 3, 16, 16) and labels.shape == (3, 16, 16) and labels.dtype == torch.int64
+    image, label = SceneDataset("val", size=16, length=3)[2]
+    assert torch.equal(images[2], image) and torch.equal(labels[2], label)

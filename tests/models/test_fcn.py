@@ -27,17 +27,18 @@ def test_segnet_output_has_the_input_size(size):
     assert SegNet(5, **SMALL)(torch.rand(2, 3, *size)).shape == (2, 5, *size)
 
 
+@pytest.mark.parametrize("learnable", [True, False])
 @pytest.mark.parametrize("stride", [2, 8, 32])
-def test_bilinear_upsampler_starts_as_bilinear_interpolation(stride):
+def test_bilinear_upsampler_starts_as_bilinear_interpolation(stride, learnable):
     z = torch.randn(2, 3, 6, 5)
-    up = bilinear_upsampler(3, stride)
+    up = bilinear_upsampler(3, stride, learnable=learnable)
     with torch.no_grad():
         ours = up(z)
     theirs = F.interpolate(z, scale_factor=stride, mode="bilinear", align_corners=False)
     m = stride // 2  # away from the border, where interpolate clamps and the transposed conv sees zeros
     assert ours.shape == theirs.shape
     torch.testing.assert_close(ours[..., m:-m, m:-m], theirs[..., m:-m, m:-m])
-    assert up.weight.requires_grad
+    assert up.weight.requires_grad == learnable
 
 
 def test_bilinear_upsampler_refuses_odd_strides():
