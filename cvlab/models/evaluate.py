@@ -1,0 +1,148 @@
+"""Scoring and training helpers the model notebooks share: mIoU and boundary IoU of a set of predictions
+(:func:`cvlab.metrics.boundary_iou_per_class`), the ceiling a stride allows, a seeded fixed-budget run."""
+
+from __future__ import annotations
+
+from time import perf_counter
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from cvlab._validate import check_int, check_tensor
+from cvlab.data.datasets import SceneDataset
+from cvlab.metrics.segmentation import boundary_iou_per_class, confusion_matrix, mean_iou, pixel_accuracy
+from cvlab.models.blocks import match_size
+from cvlab.models.fcn import bilinear_upsampler
+from cvlab.train import fit
+
+__all__ = [
+    "stride_oracle",
+    "scene_tensors",
+    "predict",
+    "score",
+    "train_and_score",
+]
+
+
+def scene_tensors(split: str, n: int, size: int = 64, **render_kwargs) -> tuple[Tensor, Tensor]:
+    """The first ``n`` scenes of ``SceneDataset(split, "semantic", size)`` stacked: images Tensor[n, 3, H, W]
+    (float32) and labels Tensor[n, H, W] (int64), rendered once so training does not re-render them."""
+    dataset = SceneDataset(split, "semantic", size, length=check_int(n, "n"), **render_kwargs)
+    images, labels = zip(*(dataset[i] for i in range(len(dataset))), strict=True)
+    return torch.stack(images), torch.stack(labels)
+
+
+@torch.no_grad()
+def stride_oracle(labels: Tensor, stride: int, num_classes: int) -> Tensor:
+    """The best labels a score map at ``stride`` can give through FCN's final bilinear upsampling.
+
+    The oracle knows the truth: its score for class ``k`` at a coarse pixel is the fraction of the
+    ``stride x stride`` input block of class ``k`` (average pooling of the one-hot labels, blocks cut from the
+    top-left, ``ceil_mode``); the scores are upsampled by the fixed bilinear transposed convolution of
+    :class:`~cvlab.models.FCN` (:func:`~cvlab.models.fcn.bilinear_upsampler`), cropped, and arg-maxed.
+    Whatever a network at that stride learns, its upsampled boundaries are about this coarse.
+
+    Args:
+        labels (Tensor[N, H, W]): true class ids in ``[0, num_classes)``.
+        stride (int): even output stride, e.g. 8, 16, 32.
+        num_classes (int): K.
+
+    Returns:
+        Tensor[N, H, W]: int64 class ids on the device of ``labels``.
+    """
+    check_tensor(labels, "labels", ndim=3, shape="(N, H, W)", dtype="int")
+    stride, num_classes = check_int(stride, "stride"), check_int(num_classes, "num_classes")
+    onehot = F.one_hot(labels.long(), num_classes).permute(0, 3, 1, 2).float()
+    coarse = F.avg_pool2d(onehot, stride, ceil_mode=True)
+    up = bilinear_upsampler(num_classes, stride, learnable=False).to(labels.device)
+    return match_size(up(coarse), labels.shape[-2:]).argmax(1)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: Tensor, *, batch_size: int = 32) -> Tensor:
+    """Class ids ``argmax_k model(images)[:, k]`` in eval mode, batch by batch on the model's device.
+
+    Args:
+        model (nn.Module): maps Tensor[B, C, H, W] to logits Tensor[B, K, H, W].
+        images (Tensor[N, C, H, W]): floating images (any device).
+        batch_size (int): images per forward pass.
+
+    Returns:
+        Tensor[N, H, W]: int64 on the device of ``images``; the model's train/eval mode is restored.
+    """
+    check_tensor(images, "images", ndim=4, shape="(N, C, H, W)", dtype="float")
+    batch_size = check_int(batch_size, "batch_size")
+    device = next((p.device for p in model.parameters()), images.device)
+    was_training = model.training
+    model.eval()
+    try:
+        out = [model(chunk.to(device)).argmax(1).to(images.device) for chunk in images.split(batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(out)
+
+
+def score(pred: Tensor, target: Tensor, num_classes: int, *, dilation_ratio: float = 0.02) -> dict[str, float]:
+    """``miou``, ``boundary_iou`` (mean over classes of :func:`boundary_iou_per_class`) and ``pixel_acc`` of a
+    whole set of predictions ``pred`` against ``target`` (both Tensor[N, H, W])."""
+    conf = confusion_matrix(pred, target, num_classes)
+    biou = boundary_iou_per_class(pred, target, num_classes, dilation_ratio=dilation_ratio)
+    return {
+        "miou": float(mean_iou(conf)),
+        "boundary_iou": float(biou.nanmean()),
+        "pixel_acc": float(pixel_accuracy(conf)),
+    }
+
+
+def train_and_score(
+    model: nn.Module,
+    train: tuple[Tensor, Tensor],
+    test: tuple[Tensor, Tensor],
+    *,
+    num_classes: int,
+    epochs: int,
+    batch_size: int = 16,
+    lr: float = 3e-3,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> dict[str, float]:
+    """Train ``model`` with cross-entropy and AdamW for a fixed number of epochs, then score it on ``test``.
+
+    The same seed gives the same batches and, for the same initial weights (seed before building the model),
+    the same result on the CPU; models compared at equal ``epochs`` see the same data in the same order.
+
+    Args:
+        model (nn.Module): logits model; trained in place.
+        train, test: ``(images Tensor[N, 3, H, W], labels Tensor[N, H, W])``.
+        num_classes (int): K, the number of classes scored.
+        epochs (int): passes over ``train``.
+        batch_size (int): images per step.
+        lr (float): AdamW learning rate, cosine-annealed epoch by epoch.
+        seed (int): seeds the initial shuffle and every generator.
+        device: default :func:`cvlab.get_device`.
+
+    Returns:
+        dict: the :func:`score` entries plus ``params`` (trainable parameters), ``train_s`` (seconds of
+        training) and ``final_loss`` (mean training loss of the last epoch).
+    """
+    epochs, batch_size = check_int(epochs, "epochs"), check_int(batch_size, "batch_size")
+    (x, y), (tx, ty) = train, test
+    for value, name in ((x, "train images"), (tx, "test images")):
+        check_tensor(value, name, ndim=4, shape="(N, C, H, W)", dtype="float")
+    for value, name in ((y, "train labels"), (ty, "test labels")):
+        check_tensor(value, name, ndim=3, shape="(N, H, W)", dtype="int")
+    generator = torch.Generator().manual_seed(seed)
+    loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, generator=generator)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    start = perf_counter()
+    history = fit(model, loader, loss_fn=F.cross_entropy, optimizer=optimizer, epochs=epochs, device=device,
+                  seed=seed, progress=False, scheduler=scheduler)
+    seconds = perf_counter() - start
+    pred = predict(model, tx)
+    out = score(pred, ty, check_int(num_classes, "num_classes"))
+    out.update(params=sum(p.numel() for p in model.parameters() if p.requires_grad), train_s=seconds,
+               final_loss=history.train_loss[-1])
+    return out
