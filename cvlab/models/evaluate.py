@@ -19,6 +19,7 @@ from cvlab.train import fit
 
 __all__ = [
     "stride_oracle",
+    "forward_flops",
     "scene_tensors",
     "predict",
     "score",
@@ -61,6 +62,23 @@ def stride_oracle(labels: Tensor, stride: int, num_classes: int) -> Tensor:
 
 
 @torch.no_grad()
+def forward_flops(model: nn.Module, size: int, in_channels: int = 3) -> int:
+    """Floating-point operations of one forward pass on a ``(1, in_channels, size, size)`` input (a multiply-add
+    counts 2), counted by :class:`torch.utils.flop_counter.FlopCounterMode`: a machine-independent cost per image."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    size, in_channels = check_int(size, "size"), check_int(in_channels, "in_channels")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(torch.zeros(1, in_channels, size, size, device=device))
+    finally:
+        model.train(was_training)
+    return int(counter.get_total_flops())
+
+
 def predict(model: nn.Module, images: Tensor, *, batch_size: int = 32) -> Tensor:
     """Class ids ``argmax_k model(images)[:, k]`` in eval mode, batch by batch on the model's device.
 

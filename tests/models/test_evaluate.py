@@ -5,6 +5,7 @@ from scipy import ndimage
 
 from cvlab.data import SceneDataset
 from cvlab.models.evaluate import (
+    forward_flops,
     predict,
     scene_tensors,
     score,
@@ -60,3 +61,9 @@ def test_scene_tensors_stack_the_dataset_items():
     assert images.shape == (3, 3, 16, 16) and labels.shape == (3, 16, 16) and labels.dtype == torch.int64
     image, label = SceneDataset("val", size=16, length=3)[2]
     assert torch.equal(images[2], image) and torch.equal(labels[2], label)
+
+
+def test_forward_flops_counts_a_convolutions_multiply_adds():
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+    assert forward_flops(conv, 8) == 2 * 3 * 4 * 9 * 8 * 8
+    assert conv.training  # the mode is restored
