@@ -121,8 +121,9 @@ def test_depth_to_points_and_project_round_trip():
     uv = project(points, Kd)
     v, u = torch.meshgrid(torch.arange(5.0), torch.arange(7.0), indexing="ij")
     torch.testing.assert_close(uv, torch.stack([u.flatten(), v.flatten()], 1).double())
-    # x follows the column, y the row; the principal point is where x = y = 0
-    assert points[1, 0] > points[0, 0] and points[7, 1] > points[0, 1]
+    # x follows the column, y the row (at equal depth); the principal point is where x = y = 0
+    flat = depth_to_points(torch.full((5, 7), 2.0, dtype=torch.float64), Kd)
+    assert flat[1, 0] > flat[0, 0] and flat[7, 1] > flat[0, 1]
     centre = torch.tensor([[0.0, 0.0, 2.0]], dtype=torch.float64)
     torch.testing.assert_close(project(centre, Kd), torch.tensor([[33.0 - 0.5, 20.0 - 0.5]], dtype=torch.float64))
 
