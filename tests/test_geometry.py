@@ -152,5 +152,5 @@ def test_the_scene_renderer_casts_geometrys_rays():
 
     K_scene, xs, ys, _ = _pixel_rays(24, 32)
     rays = pixel_rays(torch.tensor(K_scene), 24, 32)
-    assert torch.equal(rays[0], torch.from_numpy(xs).expand(24, 32))
-    assert torch.equal(rays[1], torch.from_numpy(ys).expand(24, 32))
+    assert torch.equal(rays[0], torch.from_numpy(xs.copy()).expand(24, 32))
+    assert torch.equal(rays[1], torch.from_numpy(ys.copy()).expand(24, 32))
