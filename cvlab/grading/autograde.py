@@ -8,7 +8,7 @@
    notebook, cells restored from the gradebook, per-cell timeout). Each kernel runs in a bubblewrap sandbox
    (:mod:`cvlab.grading.sandbox`: its own process tree, a read-only view of the environment, a private scratch and
    copy of the notebook's folder, no network, memory/process/CPU limits); it reads a private copy of the case
-   stores (``CVLAB_GRADING_CASES``) whose hidden store is *withheld* (inputs only) and saves the test outputs to a
+   stores (``CVLAB_GRADING_CASES``), both *withheld* (inputs only), and saves the test outputs to a
    fresh folder (``CVLAB_GRADING_HARVEST``), the only place it may write outside its scratch;
 3. judges those outputs in the worker, which never runs student code (:mod:`cvlab.grading.judge`): the verified
    score of each graded cell replaces nbgrader's in the gradebook, and its verdict (which case differs and why) is
@@ -220,7 +220,8 @@ def _init_worker(setup: Setup) -> None:
         overrides["Execute.kernel_manager_class"] = "cvlab.grading.sandbox.SandboxKernelManager"
     api = NbGraderAPI(config=course_config(setup.root, **overrides))
     api.log.setLevel("ERROR")
-    _worker.update(setup=setup, api=api, clean_since=time.time())
+    # what every sandbox reads: the same for all the submissions this worker grades
+    _worker.update(setup=setup, api=api, clean_since=time.time(), readonly=python_paths(setup.root))
 
 
 def _kernel_scores(student: str) -> dict[str, float | None]:
@@ -250,7 +251,7 @@ def _grade_one(student: str) -> Result:
     package_cases = PACKAGE_CASES / setup.assignment  # the visible expectations cvlab ships: hidden while grading
     masks = [(str(work / "cases" / "visible" / setup.assignment), str(package_cases))] if package_cases.is_dir() \
         else []
-    os.environ[SANDBOX_ENV] = SandboxSpec(str(work / "sandbox"), [*python_paths(setup.root), str(work / "cases")],
+    os.environ[SANDBOX_ENV] = SandboxSpec(str(work / "sandbox"), [*_worker["readonly"], str(work / "cases")],
                                           [str(work / "outputs")], masks=masks).to_env()
     try:
         outcome = api.autograde(setup.assignment, student, force=True, create=True)

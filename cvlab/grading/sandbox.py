@@ -226,13 +226,11 @@ class SandboxKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         self.group = ProcessGroup(self.spec.limits)
         cwd = kw.get("cwd")
-        if cwd is not None:  # a private writable copy of the notebook's folder is the working directory
+        if cwd is not None:  # the working directory: a private copy of the notebook's folder in the scratch
             private = Path(self.spec.scratch, "cwd")
             if not private.exists():
                 shutil.copytree(cwd, private, symlinks=True)
-            self.spec.writable.append(str(private))
             cwd = str(private)
-        self.spec.writable.append(str(Path(self.spec.scratch, "ipc")))
         wrapped = command(self.spec, kernel_cmd, cwd)
         prefix = (self.group.join_command() if self.group.available else []) + limit_command(self.spec.limits,
                                                                                               self.group)

@@ -9,9 +9,9 @@ Each assignment has two stores with the same layout -- ``manifest.json`` plus on
   folder above the working directory that holds ``nbgrader_config.py`` and ``solutions/``.
 
 While ``python -m cvlab.grading autograde`` runs a submission, ``CVLAB_GRADING_CASES`` points its kernel to a private
-copy of both stores (``<copy>/<tier>/<assignment>/``), so no submission can spoil the cases another one reads. The
-hidden store is copied *withheld* (:func:`withheld_copy`): inputs only, no expected output, so nothing a kernel holds
-can be copied into a grade; the verdict on hidden cases is made outside the kernel (:mod:`cvlab.grading.judge`).
+copy of both stores (``<copy>/<tier>/<assignment>/``), so no submission can spoil the cases another one reads. Both
+stores are copied *withheld* (:func:`withheld_copy`): inputs only, no expected output, so nothing a kernel holds
+can be copied into a grade; the verdict is made outside the kernel (:mod:`cvlab.grading.judge`).
 
 Files are read with ``torch.load(weights_only=True)`` and checked against the manifest's sha256 of their *content*
 (tensors' dtype, shape and bytes; see :func:`fingerprint`), so a modified case is refused, whatever wrote it.
@@ -66,7 +66,7 @@ class CaseSet:
     cases: tuple[Case, ...]
     forbid: tuple[str, ...] = ()
     timeout_s: float = 10.0
-    withheld: bool = False  # the expected outputs are not here (a kernel's copy of the hidden store)
+    withheld: bool = False  # the expected outputs are not here (a grading kernel's copy)
 
 
 def fingerprint(obj: Any) -> str:
