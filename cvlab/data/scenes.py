@@ -416,6 +416,161 @@ def _value_noise(u: np.ndarray, v: np.ndarray, grid: np.ndarray) -> np.ndarray:
 # the renderer
 
 
+class _World(NamedTuple):
+    """Everything a seed draws: camera, light, wall, things and their looks."""
+
+    cam: _Camera
+    light: tuple[float, float, float]  # unit direction the light travels
+    ambient: float
+    psi: float  # wall yaw, radians
+    wall: tuple[float, float, float]  # plane n . X = dist with n = (sin psi, 0, cos psi): (n_x, n_z, dist)
+    wall_top: float  # world y of the top of the wall (negative: above the ground)
+    prims: list[_Prim]
+    looks: list[_Look]  # sky, ground, wall, then one per thing
+    grid: np.ndarray  # value-noise lattice
+    ground_yaw: float
+
+
+def _draw_world(rng: np.random.Generator, h: int, w: int, n_objects: tuple[int, int],
+                object_size: tuple[float, float], rare: float) -> _World:
+    """Draw one scene's parameters, in a fixed order (so geometry does not depend on the rendering options)."""
+    cam = _make_camera(rng, h, w)
+    elev, azim = math.radians(rng.uniform(30, 65)), math.radians(rng.uniform(-60, 60))
+    light = (math.cos(elev) * math.sin(azim), -math.sin(elev), -math.cos(elev) * math.cos(azim))
+    ambient = rng.uniform(0.25, 0.4)
+    psi = math.radians(rng.uniform(-25, 25))
+    wall = (math.sin(psi), math.cos(psi), rng.uniform(7.0, 12.0))
+    wall_top = -(cam.height + rng.uniform(0.3, 2.5))  # taller than the camera: no ground is seen behind it
+    prims = _place_objects(rng, int(rng.integers(n_objects[0], n_objects[1] + 1)), cam, wall, object_size, rare)
+    looks = _random_looks(rng, 3 + len(prims))
+    grid = rng.uniform(size=(_NOISE_GRID, _NOISE_GRID)).astype(np.float32).ravel()
+    ground_yaw = rng.uniform(-math.pi, math.pi)
+    return _World(cam, light, ambient, psi, wall, wall_top, prims, looks, grid, ground_yaw)
+
+
+def _trace(world: _World, h: int, w: int):
+    """Primary rays: distance ``t`` along each (H, W) ray, surface id (0 sky, 1 ground, 2 wall, 3 + k thing k),
+    the wall mask, and each thing's pixel box."""
+    cam, wall = world.cam, world.wall
+    dx, dy, dz = cam.dx, cam.dy, cam.dz
+    t_ground = np.where(dy > 0, cam.height / dy, np.inf).astype(np.float32)
+    denom = wall[0] * dx + wall[1] * dz
+    t_wall = np.where(denom > 0, wall[2] / denom, np.inf)
+    np.copyto(t_wall, np.inf, where=t_wall * dy - cam.height < world.wall_top)  # above the top of the wall
+    on_wall = t_wall < t_ground
+    t = np.where(on_wall, t_wall, t_ground)
+    sid = on_wall.astype(np.int64) + _GROUND
+    sid[np.isinf(t)] = _SKY
+    # things: z-buffer, each over the pixels of its projected bounding box
+    boxes = _pixel_boxes(world.prims, cam, h, w)
+    for k, (p, box) in enumerate(zip(world.prims, boxes, strict=True)):
+        if box is None:
+            continue
+        rows, cols = box
+        entry, exit_ = _intersect(p, 0.0, -cam.height, 0.0, dx[:, cols], dy[rows], dz[rows])
+        tb = t[rows, cols]
+        closer = (entry <= exit_) & (entry > 0) & (entry < tb)
+        np.copyto(tb, entry, where=closer)
+        np.copyto(sid[rows, cols], 3 + k, where=closer)
+    return t, sid, on_wall, boxes
+
+
+def _surfaces(world: _World, points, sid: np.ndarray, on_wall: np.ndarray, boxes, textures: bool):
+    """World-frame normals ``(nx, ny, nz)`` and albedo (3, H, W) of every pixel: the stuff, then the things in
+    their boxes. ``points`` are the world coordinates of each pixel (px, py, pz)."""
+    px, py, pz = points
+    wall, looks, grid = world.wall, world.looks, world.grid
+    h, w = sid.shape
+    wall_n = (-wall[0], -wall[1])  # facing the camera
+    nx = np.where(on_wall, np.float32(wall_n[0]), np.float32(0))
+    ny = np.where(on_wall, np.float32(0), np.float32(-1))
+    nz = np.where(on_wall, np.float32(wall_n[1]), np.float32(0))
+    albedo = np.zeros((3, h, w), dtype=np.float32)
+    rows = slice(int(np.searchsorted(world.cam.dy[:, 0], 0, side="right")), h)  # the ground is below the horizon
+    frame = (0.0, 0.0, 0.0, world.ground_yaw)
+    albedo[:, rows] = _albedo(looks[_GROUND], frame, px[rows], py[rows], pz[rows], grid, textures)
+    wall_rows = np.flatnonzero(on_wall.any(1))
+    if wall_rows.size:
+        rows = slice(int(wall_rows[0]), int(wall_rows[-1]) + 1)
+        frame = (wall[0] * wall[2], 0.0, wall[1] * wall[2], world.psi)
+        look = _albedo(looks[_WALL], frame, px[rows], py[rows], pz[rows], grid, textures)
+        np.copyto(albedo[:, rows], look, where=on_wall[None, rows])
+    for k, (p, box) in enumerate(zip(world.prims, boxes, strict=True)):
+        if box is None:
+            continue
+        rows, cols = box
+        mine = sid[rows, cols] == 3 + k
+        bx, by, bz = px[rows, cols], py[rows, cols], pz[rows, cols]
+        normal = _normal(p, bx - p.center[0], by - p.center[1], bz - p.center[2])
+        for out, val in zip((nx, ny, nz), normal, strict=True):
+            np.copyto(out[rows, cols], val, where=mine, casting="unsafe")
+        look = _albedo(looks[3 + k], (*p.center, p.yaw), bx, by, bz, grid, textures)
+        np.copyto(albedo[:, rows, cols], look, where=mine[None])
+    return (nx, ny, nz), albedo
+
+
+def _shade(world: _World, albedo: np.ndarray, normals, points, sky: np.ndarray, shadows: bool) -> np.ndarray:
+    """Lambertian shading with cast shadows, and the sky's colour ramp: the (3, H, W) image before noise."""
+    light, prims = world.light, world.prims
+    h, w = sky.shape
+    nx, ny, nz = normals
+    lit = nx * np.float32(light[0]) + ny * np.float32(light[1]) + nz * np.float32(light[2])
+    np.maximum(lit, 0, out=lit)
+    if shadows:
+        # what a thing can shade lies between it and its copy dropped onto the ground along the light
+        drop = np.array(light) * np.array([2 * p.half_height / light[1] for p in prims])[:, None]
+        for p, box in zip(prims, _pixel_boxes(prims, world.cam, h, w, drop), strict=True):
+            if box is None:
+                continue
+            rows, cols = box
+            entry, exit_ = _intersect(p, *(x[rows, cols] for x in points), *light)
+            lb = lit[rows, cols]
+            np.copyto(lb, 0, where=(entry <= exit_) & (entry > 1e-4))
+    image = albedo * (np.float32(world.ambient) + np.float32(1 - world.ambient) * lit)
+    top, bottom = world.looks[_SKY].color_a, world.looks[_SKY].color_b
+    ramp = _pixel_rays(h, w)[3]
+    np.copyto(image, top + (bottom - top) * ramp, where=sky[None])
+    return image
+
+
+def _assemble(world: _World, image: np.ndarray, depth: np.ndarray, sid: np.ndarray, normals) -> Scene:
+    """The labels (visible things numbered 1..N in placement order), camera-frame normals and the Scene."""
+    cam, prims, wall = world.cam, world.prims, world.wall
+    sky = sid == _SKY
+    nx, ny, nz = normals
+    c, s = np.float32(cam.cos), np.float32(cam.sin)
+    normals = np.stack([nx, c * ny - s * nz, s * ny + c * nz])  # n_c = R^T n_w
+    np.copyto(normals, 0, where=sky[None])
+    visible = np.bincount(sid.ravel(), minlength=3 + len(prims))[3:] > 0
+    ids = np.cumsum(visible) * visible
+    classes = np.array([_SKY, _GROUND, _WALL, *(p.cls for p in prims)], dtype=np.int64)
+    semantic = classes[sid]
+    instance = np.concatenate([np.zeros(3, dtype=np.int64), ids])[sid]
+    objects = tuple(
+        SceneObject(int(ids[k]), p.cls, p.center, tuple(map(float, p.size)), float(p.yaw))
+        for k, p in enumerate(prims)
+        if visible[k]
+    )
+    cam_to_world = np.eye(4, dtype=np.float32)
+    cam_to_world[:3, :3] = [[1, 0, 0], [0, cam.cos, cam.sin], [0, -cam.sin, cam.cos]]
+    cam_to_world[1, 3] = -cam.height
+    return Scene(
+        image=torch.from_numpy(image),
+        semantic=torch.from_numpy(semantic),
+        instance=torch.from_numpy(instance),
+        panoptic=torch.from_numpy(np.stack([semantic, instance], axis=-1)),
+        depth=torch.from_numpy(depth),
+        valid=torch.from_numpy(~sky),
+        normals=torch.from_numpy(normals),
+        K=torch.from_numpy(cam.K.copy()),
+        cam_to_world=torch.from_numpy(cam_to_world),
+        light=torch.from_numpy(np.array(world.light, dtype=np.float32)),
+        wall_plane=torch.from_numpy(np.array([wall[0], 0.0, wall[1], wall[2]], dtype=np.float32)),
+        wall_height=-world.wall_top,
+        objects=objects,
+    )
+
+
 def render_scene(
     seed: int,
     size: int | tuple[int, int] = 128,
@@ -461,131 +616,21 @@ def render_scene(
     """
     seed = check_int(seed, "seed", minimum=0)
     h, w = _parse_size(size)
-    n_lo, n_hi = _parse_n_objects(n_objects)
+    n_objects = _parse_n_objects(n_objects)
     object_size = _parse_object_size(object_size)
     rare = _parse_fraction(rare, "rare", 1.0)
     noise = _parse_fraction(noise, "noise", 1.0)
 
     rng = np.random.default_rng(seed)
-    cam = _make_camera(rng, h, w)
-    elev, azim = math.radians(rng.uniform(30, 65)), math.radians(rng.uniform(-60, 60))
-    light = (math.cos(elev) * math.sin(azim), -math.sin(elev), -math.cos(elev) * math.cos(azim))
-    ambient = rng.uniform(0.25, 0.4)
-    psi = math.radians(rng.uniform(-25, 25))
-    wall = (math.sin(psi), math.cos(psi), rng.uniform(7.0, 12.0))  # plane n . X = dist, n = (sin, 0, cos)
-    wall_top = -(cam.height + rng.uniform(0.3, 2.5))  # taller than the camera: no ground is seen behind it
-    prims = _place_objects(rng, int(rng.integers(n_lo, n_hi + 1)), cam, wall, object_size, rare)
-    looks = _random_looks(rng, 3 + len(prims))  # sky, ground, wall, things
-    grid = rng.uniform(size=(_NOISE_GRID, _NOISE_GRID)).astype(np.float32).ravel()
-    ground_yaw = rng.uniform(-math.pi, math.pi)
-
+    world = _draw_world(rng, h, w, n_objects, object_size, rare)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        # stuff: ground (per row) and wall
-        dx, dy, dz = cam.dx, cam.dy, cam.dz
-        t_ground = np.where(dy > 0, cam.height / dy, np.inf).astype(np.float32)
-        denom = wall[0] * dx + wall[1] * dz
-        t_wall = np.where(denom > 0, wall[2] / denom, np.inf)
-        np.copyto(t_wall, np.inf, where=t_wall * dy - cam.height < wall_top)  # above the top of the wall
-        on_wall = t_wall < t_ground
-        t = np.where(on_wall, t_wall, t_ground)
-        sid = on_wall.astype(np.int64) + _GROUND  # surface id: 0 sky, 1 ground, 2 wall, 3 + k thing k
-        sid[np.isinf(t)] = _SKY
-
-        # things: z-buffer, each over the pixels of its projected bounding box
-        boxes = _pixel_boxes(prims, cam, h, w)
-        for k, (p, box) in enumerate(zip(prims, boxes, strict=True)):
-            if box is None:
-                continue
-            rows, cols = box
-            entry, exit_ = _intersect(p, 0.0, -cam.height, 0.0, dx[:, cols], dy[rows], dz[rows])
-            tb = t[rows, cols]
-            closer = (entry <= exit_) & (entry > 0) & (entry < tb)
-            np.copyto(tb, entry, where=closer)
-            np.copyto(sid[rows, cols], 3 + k, where=closer)
-
+        t, sid, on_wall, boxes = _trace(world, h, w)
         sky = sid == _SKY
         depth = np.where(sky, np.float32(0), t)
-        px, py, pz = depth * dx, depth * dy - cam.height, depth * dz  # world points (the camera on the sky)
-
-        # normals (world frame) and albedo of the stuff, then of the things in their boxes
-        wall_n = (-wall[0], -wall[1])  # facing the camera
-        nx = np.where(on_wall, np.float32(wall_n[0]), np.float32(0))
-        ny = np.where(on_wall, np.float32(0), np.float32(-1))
-        nz = np.where(on_wall, np.float32(wall_n[1]), np.float32(0))
-        albedo = np.zeros((3, h, w), dtype=np.float32)
-        rows = slice(int(np.searchsorted(dy[:, 0], 0, side="right")), h)  # the ground is below the horizon
-        frame = (0.0, 0.0, 0.0, ground_yaw)
-        albedo[:, rows] = _albedo(looks[_GROUND], frame, px[rows], py[rows], pz[rows], grid, textures)
-        wall_rows = np.flatnonzero(on_wall.any(1))
-        if wall_rows.size:
-            rows = slice(int(wall_rows[0]), int(wall_rows[-1]) + 1)
-            frame = (wall[0] * wall[2], 0.0, wall[1] * wall[2], psi)
-            look = _albedo(looks[_WALL], frame, px[rows], py[rows], pz[rows], grid, textures)
-            np.copyto(albedo[:, rows], look, where=on_wall[None, rows])
-        for k, (p, box) in enumerate(zip(prims, boxes, strict=True)):
-            if box is None:
-                continue
-            rows, cols = box
-            mine = sid[rows, cols] == 3 + k
-            bx, by, bz = px[rows, cols], py[rows, cols], pz[rows, cols]
-            normal = _normal(p, bx - p.center[0], by - p.center[1], bz - p.center[2])
-            for out, val in zip((nx, ny, nz), normal, strict=True):
-                np.copyto(out[rows, cols], val, where=mine, casting="unsafe")
-            look = _albedo(looks[3 + k], (*p.center, p.yaw), bx, by, bz, grid, textures)
-            np.copyto(albedo[:, rows, cols], look, where=mine[None])
-
-        # Lambertian shading with cast shadows
-        lit = nx * np.float32(light[0]) + ny * np.float32(light[1]) + nz * np.float32(light[2])
-        np.maximum(lit, 0, out=lit)
-        if shadows:
-            # what a thing can shade lies between it and its copy dropped onto the ground along the light
-            drop = np.array(light) * np.array([2 * p.half_height / light[1] for p in prims])[:, None]
-            for p, box in zip(prims, _pixel_boxes(prims, cam, h, w, drop), strict=True):
-                if box is None:
-                    continue
-                rows, cols = box
-                entry, exit_ = _intersect(p, px[rows, cols], py[rows, cols], pz[rows, cols], *light)
-                lb = lit[rows, cols]
-                np.copyto(lb, 0, where=(entry <= exit_) & (entry > 1e-4))
-        image = albedo * (np.float32(ambient) + np.float32(1 - ambient) * lit)
-        top, bottom = looks[_SKY].color_a, looks[_SKY].color_b
-        ramp = _pixel_rays(h, w)[3]
-        np.copyto(image, top + (bottom - top) * ramp, where=sky[None])
+        points = depth * world.cam.dx, depth * world.cam.dy - world.cam.height, depth * world.cam.dz
+        normals, albedo = _surfaces(world, points, sid, on_wall, boxes, textures)
+        image = _shade(world, albedo, normals, points, sky, shadows)
         if noise:
             image += rng.normal(scale=noise, size=image.shape).astype(np.float32)
         np.clip(image, 0, 1, out=image)
-
-    # normals to the camera frame: n_c = R^T n_w
-    c, s = np.float32(cam.cos), np.float32(cam.sin)
-    normals = np.stack([nx, c * ny - s * nz, s * ny + c * nz])
-    np.copyto(normals, 0, where=sky[None])
-
-    # labels: keep the visible things, numbered 1..N in placement order
-    visible = np.bincount(sid.ravel(), minlength=3 + len(prims))[3:] > 0
-    ids = np.cumsum(visible) * visible
-    classes = np.array([_SKY, _GROUND, _WALL, *(p.cls for p in prims)], dtype=np.int64)
-    semantic = classes[sid]
-    instance = np.concatenate([np.zeros(3, dtype=np.int64), ids])[sid]
-    objects = tuple(
-        SceneObject(int(ids[k]), p.cls, p.center, tuple(map(float, p.size)), float(p.yaw))
-        for k, p in enumerate(prims)
-        if visible[k]
-    )
-    cam_to_world = np.eye(4, dtype=np.float32)
-    cam_to_world[:3, :3] = [[1, 0, 0], [0, cam.cos, cam.sin], [0, -cam.sin, cam.cos]]
-    cam_to_world[1, 3] = -cam.height
-    return Scene(
-        image=torch.from_numpy(image),
-        semantic=torch.from_numpy(semantic),
-        instance=torch.from_numpy(instance),
-        panoptic=torch.from_numpy(np.stack([semantic, instance], axis=-1)),
-        depth=torch.from_numpy(depth),
-        valid=torch.from_numpy(~sky),
-        normals=torch.from_numpy(normals),
-        K=torch.from_numpy(cam.K.copy()),
-        cam_to_world=torch.from_numpy(cam_to_world),
-        light=torch.from_numpy(np.array(light, dtype=np.float32)),
-        wall_plane=torch.from_numpy(np.array([wall[0], 0.0, wall[1], wall[2]], dtype=np.float32)),
-        wall_height=-wall_top,
-        objects=objects,
-    )
+    return _assemble(world, image, depth, sid, normals)
