@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from skimage.color import hsv2rgb
 from torch import Tensor
@@ -35,6 +36,7 @@ __all__ = [
     "overlay",
     "error_map",
     "panel",
+    "class_legend",
     "show_depth",
     "show_normals",
     "plot_point_cloud",
@@ -247,8 +249,9 @@ def error_map(pred: Tensor, target: Tensor, ignore_index: int | None = 255) -> T
 # ------------------------------------------------------------------------------------------------- panel
 
 
-def _draw(ax: Axes, x: Tensor, name: str, cmap: str, ignore_index: int | None, stuff: Sequence[int] | None):
-    """Draw one panel entry after deciding what it is (see :func:`panel`)."""
+def _draw(ax: Axes, x: Tensor, name: str, cmap: str, ignore_index: int | None,
+          stuff: Sequence[int] | None) -> set[int]:
+    """Draw one panel entry after deciding what it is (see :func:`panel`); return the class ids it painted."""
     if x.dim() == 4 and x.shape[0] == 1:
         x = x[0]
     if x.dim() == 3 and x.shape[0] == 1:
@@ -258,8 +261,10 @@ def _draw(ax: Axes, x: Tensor, name: str, cmap: str, ignore_index: int | None, s
         ax.imshow(_numpy(x), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     elif x.dim() == 2 and integer:
         ax.imshow(_numpy(colorize(x, ignore_index, stuff)), interpolation="nearest")
+        return set(torch.unique(x).tolist()) - {ignore_index}
     elif x.dim() == 3 and integer and x.shape[-1] == 2:
         ax.imshow(_numpy(colorize_panoptic(x, stuff=stuff)), interpolation="nearest")
+        return {c for c in torch.unique(x[..., 0]).tolist() if c >= 0}
     elif x.dim() == 3 and (x.is_floating_point() or x.dtype == torch.uint8) and 3 in (x.shape[0], x.shape[-1]):
         rgb = x.permute(1, 2, 0) if x.shape[0] == 3 else x
         rgb = rgb.float() / 255 if x.dtype == torch.uint8 else rgb.float().clamp(0, 1)
@@ -273,6 +278,7 @@ def _draw(ax: Axes, x: Tensor, name: str, cmap: str, ignore_index: int | None, s
             f"map, an (H, W) bool mask or an (H, W, 2) integer panoptic map, "
             f"got {x.dtype} of shape {tuple(x.shape)}"
         )
+    return set()
 
 
 def panel(
@@ -283,6 +289,7 @@ def panel(
     ignore_index: int | None = 255,
     stuff: Sequence[int] | None = None,
     size: float = 3.0,
+    class_names: Sequence[str] | None = None,
 ) -> Figure:
     """Show several pictures side by side, each drawn according to what it is.
 
@@ -306,6 +313,8 @@ def panel(
         ignore_index (int or None): label drawn white in label maps.
         stuff (sequence of int, optional): muted classes, see :func:`class_colors`.
         size (float): size of one picture in inches.
+        class_names (sequence of str, optional): name of each class id; when given, a legend below the
+            pictures names every class that a label or panoptic map shows (e.g. ``cvlab.data.CLASS_NAMES``).
 
     Returns:
         Figure: the figure, one axis per picture.
@@ -330,10 +339,38 @@ def panel(
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False, layout="constrained")
     for ax in axes.flat[len(entries) :]:
         ax.set_axis_off()
+    present: set[int] = set()
     for ax, entry, name, title in zip(axes.flat, entries, names, shown, strict=False):
-        _draw(ax, _as_tensor(entry, name), name, cmap, ignore_index, stuff)
+        present |= _draw(ax, _as_tensor(entry, name), name, cmap, ignore_index, stuff)
         ax.set(title=title, xticks=[], yticks=[])  # a thin frame keeps white regions visible
+    if class_names is not None:
+        class_legend(fig, class_names, sorted(present), stuff=stuff)
     return fig
+
+
+def class_legend(
+    fig: Figure, class_names: Sequence[str], classes: Sequence[int] | None = None, stuff: Sequence[int] | None = None
+) -> None:
+    """Add a legend below ``fig``'s pictures: a patch in each class's colour (:func:`class_colors`) and its name.
+
+    Args:
+        fig (Figure): the figure (a constrained layout makes room for the legend).
+        class_names (sequence of str): name of class id ``c`` at index ``c``.
+        classes (sequence of int, optional): the ids to list. Default: every id of ``class_names``.
+        stuff (sequence of int, optional): muted classes, see :func:`class_colors`.
+    """
+    if isinstance(class_names, str) or not all(isinstance(n, str) for n in class_names):
+        raise TypeError("class_names: expected a sequence of str (the name of each class id)")
+    classes = list(range(len(class_names))) if classes is None else [int(c) for c in classes]
+    unnamed = [c for c in classes if not 0 <= c < len(class_names)]
+    if unnamed:
+        raise ValueError(f"class_names: expected a name for every class shown, {len(class_names)} names do not "
+                         f"cover class {unnamed[0]}")
+    if not classes:
+        return
+    colors = class_colors(max(256, max(classes) + 1), stuff).tolist()
+    handles = [Patch(facecolor=colors[c], edgecolor="0.3", label=class_names[c]) for c in classes]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 7), frameon=False)
 
 
 # ------------------------------------------------------------------------------------------------- geometry
@@ -390,25 +427,42 @@ def show_depth(
     return ax
 
 
-def show_normals(normals: Tensor, valid: Tensor | None = None, ax: Axes | None = None) -> Axes:
+def _normal_colors(normals: Tensor) -> Tensor:
+    """``(n + 1) / 2`` of (3, H, W) normals as (H, W, 3) RGB in [0, 1]."""
+    return ((normals.permute(1, 2, 0).float() + 1) / 2).clamp(0, 1)
+
+
+def show_normals(normals: Tensor, valid: Tensor | None = None, ax: Axes | None = None, key: bool = True) -> Axes:
     """Draw unit surface normals as colours, ``rgb = (n + 1) / 2`` (x → red, y → green, z → blue).
 
     Args:
         normals (Tensor[3, H, W]): float unit normals in camera coordinates.
         valid (Tensor[H, W], optional): bool mask; other pixels white.
         ax (Axes, optional): where to draw. Default: a new figure.
+        key (bool): add a colour key in the corner: a sphere seen by the camera, each point in its normal's
+            colour (right, down and towards the camera are x, y and -z).
 
     Returns:
         Axes: the axes drawn on.
     """
     normals = _check_image(normals, "normals")
-    rgb = ((normals.permute(1, 2, 0).float() + 1) / 2).clamp(0, 1)
+    rgb = _normal_colors(normals)
     if valid is not None:
         valid = check_tensor(_as_tensor(valid, "valid"), "valid", dtype="bool").reshape(rgb.shape[:2])
         rgb = torch.where(valid[..., None], rgb, torch.tensor(IGNORE_COLOR, device=rgb.device))
     ax = _new_axes(ax)
     ax.imshow(_numpy(rgb), interpolation="nearest")
     ax.set(xticks=[], yticks=[])
+    if key:
+        u = torch.linspace(-1, 1, 65)
+        y, x = torch.meshgrid(u, u, indexing="ij")
+        inside = x**2 + y**2 <= 1
+        sphere = torch.stack([x, y, -(1 - x**2 - y**2).clamp(min=0).sqrt()])  # facing the camera
+        disk = torch.where(inside[..., None], _normal_colors(sphere), torch.ones(3))
+        inset = ax.inset_axes((0.76, 0.02, 0.22, 0.22))
+        inset.imshow(_numpy(disk), interpolation="bilinear")
+        inset.set_axis_off()
+        inset.set_title("key", fontsize=7, pad=1)
     return ax
 
 

@@ -188,6 +188,7 @@ CALLS: dict[str, Callable[[], tuple[tuple, dict]]] = {
     "show_normals": lambda: ((F.normalize(torch.randn(3, 5, 6), dim=0),), {}),
     "plot_point_cloud": lambda: ((torch.rand(30, 3), torch.rand(30, 3)), {}),
     "plot_history": None,  # takes a History (no tensor input)
+    "class_legend": None,  # takes a figure and names (no tensor input)
 }
 
 # classes outside MODULES whose methods take tensors

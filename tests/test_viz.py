@@ -208,6 +208,38 @@ def test_show_depth_masks_invalid_and_inverse():
     assert ax.images[0].colorbar.ax.get_ylabel() == "inverse depth [1/m]"
 
 
+def test_panel_legend_names_the_classes_shown_in_their_colours():
+    labels = torch.tensor([[0, 1], [4, 255]])
+    panoptic = torch.tensor([[[3, 1], [-1, 0]], [[1, 0], [1, 0]]])
+    names = ("sky", "ground", "wall", "sphere", "box", "cylinder", "cone")
+    fig = viz.panel({"labels": labels, "panoptic": panoptic, "image": torch.rand(3, 2, 2)}, class_names=names)
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["sky", "ground", "sphere", "box"]  # not 255, not void
+    colors = viz.class_colors(256)
+    for patch, c in zip(legend.get_patches(), (0, 1, 3, 4), strict=True):
+        np.testing.assert_allclose(patch.get_facecolor()[:3], colors[c].tolist(), atol=1e-6)
+    assert not viz.panel({"labels": labels}).legends  # no names, no legend
+
+
+@pytest.mark.parametrize("names, error, message", [
+    ("sky", TypeError, "class_names: expected a sequence of str"),
+    (("sky", "ground"), ValueError, "class_names: .* do not cover class 4"),
+])
+def test_panel_legend_bad_names(names, error, message):
+    with pytest.raises(error, match=message):
+        viz.panel({"labels": torch.tensor([[0, 1], [4, 1]])}, class_names=names)
+
+
+def test_show_normals_key_is_a_sphere_in_the_same_colours():
+    ax = viz.show_normals(torch.nn.functional.normalize(torch.randn(3, 8, 9), dim=0))
+    (inset,) = ax.child_axes
+    disk = inset.images[0].get_array()
+    centre, right, bottom = disk[32, 32], disk[32, 63], disk[63, 32]
+    np.testing.assert_allclose(centre, [0.5, 0.5, 0.0], atol=1e-6)  # facing the camera: n = (0, 0, -1)
+    assert right[0] > 0.95 and bottom[1] > 0.95  # right is +x (red), down is +y (green)
+    assert not viz.show_normals(torch.zeros(3, 4, 4), key=False).child_axes
+
+
 def test_show_normals_maps_to_unit_cube():
     normals = torch.zeros(3, H, W)
     normals[2] = -1.0  # facing the camera
