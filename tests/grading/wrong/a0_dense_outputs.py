@@ -72,6 +72,12 @@ def one_hot_mutates_labels(labels, num_classes):
 # --- from_one_hot(scores, ignore_index=255) --------------------------------------------------------------------
 
 
+def one_hot_only_255_ignored(labels, num_classes):
+    # indexes rows of the identity: -1 wraps around to the last class, and 7 >= K is an error
+    picked = torch.eye(num_classes, device=labels.device)[labels.masked_fill(labels == 255, 0)]
+    return picked.masked_fill((labels == 255)[..., None], 0).movedim(-1, -3)
+
+
 def _ignore_empty(scores, labels, ignore_index):
     return labels.masked_fill(~(scores != 0).any(-3), ignore_index)
 
@@ -110,6 +116,17 @@ def from_one_hot_int32(scores, ignore_index=255):
 
 
 # --- confusion_matrix(pred, target, num_classes, ignore_index=255) ---------------------------------------------
+
+
+def from_one_hot_rounded(scores, ignore_index=255):
+    # rounding "float noise" away merges near ties, and argmax then takes the first
+    return _ignore_empty(scores, scores.round(decimals=3).argmax(dim=-3), ignore_index)
+
+
+def from_one_hot_squeezed(scores, ignore_index=255):
+    # squeeze() drops a batch of one (and a 1-pixel-high map) along with what it was meant to drop
+    squeezed = scores.squeeze()
+    return _ignore_empty(squeezed, squeezed.argmax(dim=-3 if squeezed.dim() >= 3 else 0), ignore_index)
 
 
 def confusion_matrix_cvlab_shortcut(pred, target, num_classes, ignore_index=255):
@@ -178,6 +195,13 @@ def confusion_matrix_rows_assume_square(pred, target, num_classes, ignore_index=
 # --- pixel_accuracy(conf) ---------------------------------------------------------------------------------------
 
 
+def confusion_matrix_ignore_by_range(pred, target, num_classes, ignore_index=255):
+    # drops pairs outside the K x K bins: that removes 255, but not an ignore_index inside [0, K)
+    pairs = target.flatten() * num_classes + pred.flatten()
+    pairs = pairs[(pairs >= 0) & (pairs < num_classes * num_classes)]
+    return torch.bincount(pairs, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
 def pixel_accuracy_over_matrix_size(conf):
     return conf.diag().sum() / conf.numel()
 
@@ -243,24 +267,31 @@ def iou_per_class_epsilon(conf):
     return _iou(conf, eps=1e-6)
 
 
+def iou_per_class_unpredicted_is_nan(conf):
+    # "never predicted: undefined" -- but a class in the target has a union, and its IoU is 0
+    iou = _iou(conf)
+    return iou.masked_fill(conf.sum(0) == 0, float("nan"))
+
+
 WRONG = {
     "one_hot": [one_hot_torch_shortcut, one_hot_classes_last, one_hot_bool, one_hot_ignore_clamped,
                 one_hot_classes_first_in_batches, one_hot_classes_from_one, one_hot_num_classes_from_labels,
-                one_hot_square_only, one_hot_scatter_without_ignore, one_hot_mutates_labels],
+                one_hot_square_only, one_hot_scatter_without_ignore, one_hot_mutates_labels,
+                one_hot_only_255_ignored],
     "from_one_hot": [from_one_hot_axis_0, from_one_hot_last_axis, from_one_hot_no_ignore,
                      from_one_hot_ignore_hardcoded, from_one_hot_max_values, from_one_hot_weighted_sum,
-                     from_one_hot_argmin, from_one_hot_int32],
+                     from_one_hot_argmin, from_one_hot_int32, from_one_hot_rounded, from_one_hot_squeezed],
     "confusion_matrix": [confusion_matrix_cvlab_shortcut, confusion_matrix_sklearn_shortcut,
                          confusion_matrix_transposed, confusion_matrix_ignore_not_skipped,
                          confusion_matrix_ignore_on_pred, confusion_matrix_ignore_hardcoded,
                          confusion_matrix_no_minlength, confusion_matrix_row_stride_off_by_one,
                          confusion_matrix_normalised, confusion_matrix_first_image_only,
-                         confusion_matrix_rows_assume_square],
+                         confusion_matrix_rows_assume_square, confusion_matrix_ignore_by_range],
     "pixel_accuracy": [pixel_accuracy_over_matrix_size, pixel_accuracy_integer_division, pixel_accuracy_balanced,
                        pixel_accuracy_diagonal_mean, pixel_accuracy_percent, pixel_accuracy_without_class_0],
     "iou_per_class": [iou_per_class_nan_as_zero, iou_per_class_recall, iou_per_class_precision, iou_per_class_dice,
                       iou_per_class_diagonal_counted_twice, iou_per_class_mean, iou_per_class_rows_twice,
-                      iou_per_class_epsilon],
+                      iou_per_class_epsilon, iou_per_class_unpredicted_is_nan],
     # answers: the accuracy given as mIoU, the ship's IoU alone, percentages, a NaN-as-0 mean over a third class
     "ships_accuracy": [0.475, 0.05, 95.0, 0.5, 0.0],
     "ships_miou": [0.95, 0.0, 47.5, 0.5, 0.316667],
@@ -297,7 +328,7 @@ def confusion_matrix_loops(pred, target, num_classes, ignore_index=255):
     conf = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=pred.device)
     for i in range(num_classes):
         for j in range(num_classes):
-            conf[i, j] = ((target == i) & (pred == j)).sum()
+            conf[i, j] = ((target == i) & (pred == j) & (target != ignore_index)).sum()
     return conf
 
 
@@ -308,8 +339,23 @@ def confusion_matrix_index_put(pred, target, num_classes, ignore_index=255):
     return conf.index_put_((target[keep], pred[keep]), ones, accumulate=True)
 
 
+def from_one_hot_all_zero(scores, ignore_index=255):
+    return torch.where((scores == 0).all(dim=-3), ignore_index, scores.argmax(dim=-3))
+
+
 def pixel_accuracy_float64(conf):
     return conf.trace().double() / conf.sum().double()
+
+
+def pixel_accuracy_masked_sum(conf):
+    eye = torch.eye(conf.shape[0], dtype=torch.bool, device=conf.device)
+    return conf[eye].sum().float() / conf.sum().float()
+
+
+def iou_per_class_where(conf):
+    inter = torch.diagonal(conf).float()
+    union = conf.sum(0).float() + conf.sum(1).float() - inter
+    return torch.where(union > 0, inter / union.clamp(min=1), float("nan"))
 
 
 def iou_per_class_loop(conf):
@@ -322,10 +368,10 @@ def iou_per_class_loop(conf):
 
 CORRECT = {
     "one_hot": [one_hot_loop, one_hot_stack, one_hot_scatter_masked],
-    "from_one_hot": [from_one_hot_where],
+    "from_one_hot": [from_one_hot_where, from_one_hot_all_zero],
     "confusion_matrix": [confusion_matrix_loops, confusion_matrix_index_put],
-    "pixel_accuracy": [pixel_accuracy_float64],
-    "iou_per_class": [iou_per_class_loop],
+    "pixel_accuracy": [pixel_accuracy_float64, pixel_accuracy_masked_sum],
+    "iou_per_class": [iou_per_class_loop, iou_per_class_where],
     "ships_accuracy": [0.95, torch.tensor(0.95)],
     "ships_miou": [0.475, torch.tensor(0.475, dtype=torch.float64)],
 }
