@@ -16,10 +16,11 @@ from cvlab.classical import pixel_features, pixel_positions
 from cvlab.grading.build import case, function_test
 
 g = torch.Generator().manual_seed(1)
+later = torch.Generator().manual_seed(2)  # the cases added later draw from here, so the first ones stay as they were
 
 
-def rand(*shape, dtype=torch.float32):
-    return torch.rand(*shape, generator=g, dtype=dtype)
+def rand(*shape, dtype=torch.float32, gen=g):
+    return torch.rand(*shape, generator=gen, dtype=dtype)
 
 
 def image(h, w, regions=3, noise=0.05, channels=3):
@@ -78,6 +79,17 @@ def picture_graph(seed, h=5, w=7):
         img[:, r:r + dr, c:c + dc] = torch.rand(3, 1, 1, generator=gen)
     img = (img + 0.05 * torch.randn(3, h, w, generator=gen)).clamp(0, 1)
     return gaussian_affinity(pixel_features(img), 0.3, radius=1.5, positions=pixel_positions(h, w))
+
+
+def loner_graph(n=7, weak=0.03, loner=4):
+    """A dense cluster and one node (``loner``) with a self-loop, tied to it by one weak edge: the best split
+    (Ncut 0.03 against 0.93 for the next best) cuts that node off alone -- an end of the sorted eigenvector."""
+    a = rand(n, n, gen=later) * 0.5 + 0.5
+    w = ((a + a.T) / 2).fill_diagonal_(0)
+    w[loner], w[:, loner] = 0.0, 0.0
+    w[loner, loner] = 1.0
+    w[loner, (loner + 1) % n] = w[(loner + 1) % n, loner] = weak
+    return w
 
 
 def split(n, size):
@@ -197,6 +209,8 @@ TESTS = {
                  description="7 pixels of a non-square 5x8 image shifted towards the colour density (Gaussian)"),
             case(pixels_46xy, pixels_46xy, 0.3, description="every pixel of a 4x6 image, RGB+xy, flat (default)"),
             case(rand(9, 3), rand(4, 3), 0.8, kernel="flat", description="more points (9) than features (4)"),
+            case(rand(5, 3, dtype=torch.float64, gen=later), rand(20, 3, dtype=torch.float64, gen=later), 0.5,
+                 kernel="flat", description="float64, the flat kernel"),
         ],
     ),
     "affinity_matrix": function_test(
@@ -214,6 +228,8 @@ TESTS = {
                  description="a 5x3 image, radius 2: pixels exactly 2 apart are linked"),
             case(rand(9, 5, dtype=torch.float64), 1, description="float64, 5 features, sigma = 1 (an int)"),
             case(two_colours(3, 4), 0.1, description="only 2 distinct colours: many affinities are exactly 1"),
+            case(rand(12, 3, dtype=torch.float64, gen=later), 0.3, radius=1.5,
+                 positions=pixel_positions(3, 4).double(), description="float64 features and positions, radius 1.5"),
         ],
     ),
     "ncut_value": function_test(
@@ -244,6 +260,8 @@ TESTS = {
             case(blobs(98, torch.float64), description="float64 2-D blobs"),
             case(picture_graph(58), description="the 8-neighbour graph of a non-square 5x7 picture"),
             case(picture_graph(20), description="the graph of another 5x7 picture"),
+            case(loner_graph(), description="the best split cuts one node off alone (the last of the sorted "
+                                            "eigenvector: every threshold must be tried)"),
         ],
     ),
 }

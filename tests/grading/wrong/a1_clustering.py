@@ -187,6 +187,15 @@ def _step(points, features, bandwidth, kernel, flat=_flat, gauss=_gauss):
     return _weighted_mean(points, features, weights)
 
 
+def mean_shift_step_flat_float32_window(points, features, bandwidth, kernel="flat"):
+    # a float32 window matrix: fine for float32 features, a dtype error (or a float32 result) for float64
+    if kernel != "flat":
+        return _step(points, features, bandwidth, kernel)
+    window = (_d2(points, features) <= bandwidth**2).float()
+    counts = window.sum(1, keepdim=True)
+    return torch.where(counts > 0, window @ features.float() / counts.clamp(min=1), points.float())
+
+
 def mean_shift_step_cvlab_shortcut(points, features, bandwidth, kernel="flat"):
     from cvlab.classical import mean_shift_step
 
@@ -256,6 +265,17 @@ def _affinity(features, sigma, radius=None, positions=None, *, gauss=None, near=
     if radius is not None:
         w = w * (near(positions, radius) if near else (_d2(positions, positions) <= radius**2))
     return w.fill_diagonal_(diagonal)
+
+
+def affinity_matrix_radius_fills_float32(features, sigma, radius=None, positions=None):
+    # the sparse graph is filled into torch.zeros(N, N): float32, whatever the features were
+    w = _affinity(features, sigma)
+    if radius is None:
+        return w
+    out = torch.zeros(w.shape, device=w.device)
+    near = _d2(positions, positions) <= radius**2
+    out[near] = w[near].float()
+    return out
 
 
 def affinity_matrix_sklearn_shortcut(features, sigma, radius=None, positions=None):
@@ -426,6 +446,20 @@ def ncut_bipartition_largest_gap(W):
     return _canonical(mask)
 
 
+def ncut_bipartition_interior_thresholds(W):
+    # skips the "trivial" splits that leave one node alone -- but such a split can be the best one
+    y = _second_y(W)
+    order = torch.argsort(y)
+    best, best_mask = math.inf, None
+    for size in range(2, len(y) - 1):
+        mask = torch.zeros(len(y), dtype=torch.bool, device=W.device)
+        mask[order[size:]] = True
+        value = float(_ncut(W, mask))
+        if value < best:
+            best, best_mask = value, mask
+    return _canonical(best_mask)
+
+
 def ncut_bipartition_eigenvector_of_w(W):
     _, vectors = torch.linalg.eigh(W.double())
     return _sweep(W, vectors[:, -2])
@@ -445,12 +479,14 @@ WRONG = {
                         mean_shift_step_gaussian_without_two, mean_shift_step_gaussian_sigma_not_squared,
                         mean_shift_step_gaussian_distance_not_squared, mean_shift_step_gaussian_unnormalised,
                         mean_shift_step_gaussian_divided_by_n, mean_shift_step_returns_shift_vector,
-                        mean_shift_step_moves_features, mean_shift_step_always_gaussian],
+                        mean_shift_step_moves_features, mean_shift_step_always_gaussian,
+                        mean_shift_step_flat_float32_window],
     "affinity_matrix": [affinity_matrix_sklearn_shortcut, affinity_matrix_diagonal_one, affinity_matrix_without_two,
                         affinity_matrix_sigma_not_squared, affinity_matrix_distance_not_squared,
                         affinity_matrix_radius_strict, affinity_matrix_radius_not_squared,
                         affinity_matrix_radius_ignored, affinity_matrix_radius_on_features,
-                        affinity_matrix_square_image_only, affinity_matrix_distance],
+                        affinity_matrix_square_image_only, affinity_matrix_distance,
+                        affinity_matrix_radius_fills_float32],
     "ncut_value": [ncut_value_cvlab_shortcut, ncut_value_one_term, ncut_value_assoc_within,
                    ncut_value_cut_counted_twice, ncut_value_ratio_cut, ncut_value_cut_only, ncut_value_one_fraction,
                    ncut_value_degree_without_diagonal],
@@ -459,7 +495,7 @@ WRONG = {
                          ncut_bipartition_median_threshold, ncut_bipartition_unnormalised_laplacian,
                          ncut_bipartition_z_not_y, ncut_bipartition_assoc_within, ncut_bipartition_node_0_true,
                          ncut_bipartition_mask_not_permuted, ncut_bipartition_largest_gap,
-                         ncut_bipartition_eigenvector_of_w],
+                         ncut_bipartition_eigenvector_of_w, ncut_bipartition_interior_thresholds],
 }
 
 
