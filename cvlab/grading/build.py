@@ -62,6 +62,7 @@ class NamedTest:
     hidden: tuple[CaseSpec, ...] = ()
     forbid: tuple[str, ...] = ()
     timeout_s: float = 10.0
+    helpers: tuple[tuple[str, str], ...] = ()
 
 
 def case(*args: Any, description: str = "", rtol: float | None = None, atol: float | None = None,
@@ -71,16 +72,23 @@ def case(*args: Any, description: str = "", rtol: float | None = None, atol: flo
 
 
 def function_test(*, visible: list[CaseSpec] | tuple = (), hidden: list[CaseSpec] | tuple = (),
-                  forbid: list[str] | tuple = (), timeout_s: float = 10.0) -> NamedTest:
+                  forbid: list[str] | tuple = (), timeout_s: float = 10.0,
+                  helpers: dict[str, str] | None = None) -> NamedTest:
     """A test of the solution's function of the same name, on ``visible`` and ``hidden`` cases.
 
     ``forbid`` names the shortcuts refused while the function runs; a name that does not exist in its installed
-    package raises ``ValueError`` (it would forbid nothing).
+    package raises ``ValueError`` (it would forbid nothing). ``helpers`` maps a name the function may call from
+    the notebook (another graded function, e.g. ``"conv_transpose_output_size"``) to the dotted name of the
+    course's implementation, which stands in for the student's while this test runs: a mistake in the helper
+    then costs only the helper's own points.
     """
-    missing = unresolved(forbid)
+    helpers = dict(helpers or {})
+    missing = unresolved(forbid) + unresolved(list(helpers.values()))
     if missing:
-        raise ValueError(f"forbid: these names do not exist in their installed packages: {', '.join(missing)}")
-    return NamedTest("function", tuple(visible), tuple(hidden), tuple(forbid), float(timeout_s))
+        raise ValueError(f"forbid, helpers: these names do not exist in their installed packages: "
+                         f"{', '.join(missing)}")
+    return NamedTest("function", tuple(visible), tuple(hidden), tuple(forbid), float(timeout_s),
+                     tuple(sorted(helpers.items())))
 
 
 def value_test(*, tier: str = "hidden", description: str = "", rtol: float | None = None,
@@ -158,6 +166,8 @@ def build(root: str | Path, assignment: str) -> dict[str, BuiltStore]:
             if not items:
                 continue
             entry = {"kind": spec.kind, "forbid": list(spec.forbid), "timeout_s": spec.timeout_s, "cases": []}
+            if spec.helpers:
+                entry["helpers"] = dict(spec.helpers)
             for index, item in enumerate(items):
                 content = {"args": list(item.args), "kwargs": dict(item.kwargs),
                            "expected": _expected(name, spec, item, namespace)}

@@ -88,9 +88,12 @@ class Quiet:
 
 @contextlib.contextmanager
 def time_limit(seconds: float | None):
-    """Raise :class:`StudentTimeout` in the block after ``seconds`` (main thread on POSIX; elsewhere no limit).
+    """Raise :class:`StudentTimeout` in the block after ``seconds`` of this process's CPU time (main thread on
+    POSIX; elsewhere no limit).
 
-    An alarm already pending (e.g. pytest-timeout's) is put back afterwards, less the time spent.
+    CPU time, not wall-clock time, so a busy grading machine does not fail a correct function; a call that waits
+    without computing is bounded by the notebook's cell timeout instead. A pending profiling timer is put back
+    afterwards, less the time spent.
     """
     usable = (
         seconds
@@ -101,19 +104,19 @@ def time_limit(seconds: float | None):
         yield
         return
 
-    def _alarm(signum: int, frame: Any) -> None:
+    def _expired(signum: int, frame: Any) -> None:
         raise StudentTimeout
 
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    pending, _ = signal.setitimer(signal.ITIMER_REAL, float(seconds))
-    start = time.monotonic()
+    previous = signal.signal(signal.SIGPROF, _expired)
+    pending, _ = signal.setitimer(signal.ITIMER_PROF, float(seconds))
+    start = time.process_time()
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
         if pending:
-            signal.setitimer(signal.ITIMER_REAL, max(pending - (time.monotonic() - start), 1e-3))
+            signal.setitimer(signal.ITIMER_PROF, max(pending - (time.process_time() - start), 1e-3))
 
 
 def to_device(obj: Any, device: torch.device) -> Any:
@@ -214,7 +217,7 @@ def invoke(fn: Any, case: Case, *, device: str | torch.device | None = None, for
         case: inputs (copied; tensors moved to ``device``) -- ``case.expected`` is not used here.
         device: where to run; default :func:`cvlab.get_device` (``CVLAB_DEVICE`` overrides).
         forbidden: dotted names of shortcuts that raise while ``fn`` runs (see :class:`forbid`).
-        timeout_s: time limit of the call in seconds (None: no limit).
+        timeout_s: time limit of the call in seconds of CPU time (None: no limit).
 
     Returns:
         an :class:`Outcome`: the output on the CPU, or the problem in words (exception, time limit, forbidden
@@ -235,8 +238,8 @@ def invoke(fn: Any, case: Case, *, device: str | torch.device | None = None, for
         with guard, shortcuts, time_limit(timeout_s):
             out = fn(*args, **kwargs)
     except StudentTimeout:
-        problem = (f"did not finish within {timeout_s:g} s on this small case (an endless loop, or a Python loop "
-                   f"over every pixel?)")
+        problem = (f"did not finish within {timeout_s:g} s of CPU time on this small case (an endless loop, or a "
+                   f"Python loop over every pixel?)")
     except ForbiddenError as error:
         problem = str(error)
     except NotImplementedError:

@@ -13,15 +13,18 @@ comparisons, replaces this module or writes the saved outputs itself has no expe
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from cvlab.grading.check import compare, show_difference
+from cvlab.grading.forbid import _resolve
 from cvlab.grading.invoke import Quiet, describe, invoke, timeout_for, to_cpu
 from cvlab.grading.store import CaseSet, CaseStore
 
@@ -52,8 +55,34 @@ def _save_harvest(test: str, tier: str, results: list[dict]) -> None:
         torch.save({"test": test, "tier": tier, "results": results}, Path(folder) / harvest_name(test, tier))
 
 
+@contextlib.contextmanager
+def standing_in(answer: Any, helpers: tuple[tuple[str, str], ...]) -> Iterator[None]:
+    """While the block runs, the names ``helpers`` lists in ``answer``'s module globals (the notebook) are the
+    course's implementations; afterwards they are the student's again. A callable without globals is left alone."""
+    scope = getattr(answer, "__globals__", None)
+    if not helpers or not isinstance(scope, dict):
+        yield
+        return
+    missing = object()
+    saved = {name: scope.get(name, missing) for name, _ in helpers}
+    try:
+        scope.update({name: _resolve(dotted) for name, dotted in helpers})
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                scope.pop(name, None)
+            else:
+                scope[name] = value
+
+
 def _run(cases: CaseSet, answer: Any, tier: str, *, harvest: bool, draw: bool) -> str | None:
     """Check ``answer`` on every case; return the first problem (None when all pass)."""
+    with standing_in(answer, cases.helpers):
+        return _run_cases(cases, answer, tier, harvest=harvest, draw=draw)
+
+
+def _run_cases(cases: CaseSet, answer: Any, tier: str, *, harvest: bool, draw: bool) -> str | None:
     results: list[dict] = []
     echoed = False
     try:

@@ -58,7 +58,8 @@ class CaseSet:
 
     ``kind`` is ``"function"`` (the student's function is called on each case) or ``"value"`` (the student's
     answer is compared with ``cases[0].expected``). ``forbid`` lists the dotted names of shortcuts that may not be
-    called while the student's function runs; ``timeout_s`` bounds one call.
+    called while the student's function runs; ``timeout_s`` bounds one call; ``helpers`` pairs a name of the
+    student's notebook with the dotted name of the course's implementation that stands in for it meanwhile.
     """
 
     name: str
@@ -67,6 +68,7 @@ class CaseSet:
     forbid: tuple[str, ...] = ()
     timeout_s: float = 10.0
     withheld: bool = False  # the expected outputs are not here (a grading kernel's copy)
+    helpers: tuple[tuple[str, str], ...] = ()
 
 
 def fingerprint(obj: Any) -> str:
@@ -173,7 +175,7 @@ class CaseStore:
         entry = tests[name]
         cases = tuple(self._load_case(item) for item in entry["cases"])
         return CaseSet(name, entry["kind"], cases, tuple(entry.get("forbid", ())), float(entry.get("timeout_s", 10)),
-                       self.withheld)
+                       self.withheld, tuple(sorted(entry.get("helpers", {}).items())))
 
     def _load_case(self, item: dict) -> Case:
         path = self.folder / item["file"]

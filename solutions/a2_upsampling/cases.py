@@ -72,6 +72,7 @@ TESTS = {
                 "torch.convolution", "torch._convolution", "cvlab.ops.conv_transpose2d",
                 "cvlab.ops.conv_transpose2d_zero_insertion", "cvlab.ops.conv_as_matrix",
                 "cvlab.ops.explain.kernel_copies"],
+        helpers={"conv_transpose_output_size": "cvlab.ops.conv_transpose_output_size"},
         visible=[
             case(torch.tensor([[[[2.0, -1.0]]]]), torch.tensor([[[[1.0, 2.0, 3.0]]]]), stride=(1, 2),
                  description="the 1-D picture: inputs (2, -1), kernel (1, 2, 3), stride (1, 2)"),

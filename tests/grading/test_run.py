@@ -1,5 +1,7 @@
 """Graded cells (run_tests), the students' validate, and the judge that re-checks saved outputs."""
 
+import dataclasses
+
 import torch
 
 from cvlab.course import REPO
@@ -95,3 +97,27 @@ def test_a_withheld_store_records_outputs_without_judging_them(tmp_path, monkeyp
     assert "ran; their results are checked outside the notebook" in capsys.readouterr().out
     verdict = {v.cell_id: v for v in Judge(REPO, A0).verdicts(tmp_path / "out")}["test_one_hot"]
     assert verdict.score == 0 and "values differ" in verdict.problem
+
+
+def _size_without_plus_one(n, k, s=1, p=0, d=1, output_padding=0):
+    return (n - 1) * s - 2 * p + d * (k - 1) + output_padding
+
+
+def test_a_course_helper_stands_in_for_the_students_while_a_dependent_test_runs(capsys):
+    from cvlab.grading.run import _run
+    from cvlab.grading.store import CaseStore
+
+    namespace = solution_namespace(REPO / "solutions" / "a2_upsampling" / "a2_upsampling.ipynb")
+    namespace["conv_transpose_output_size"] = _size_without_plus_one  # the student's task 1 is wrong
+    cases = CaseStore.open("a2_upsampling", "visible").load("conv_transpose2d")
+    assert cases.helpers == (("conv_transpose_output_size", "cvlab.ops.conv_transpose_output_size"),)
+    # task 2 is right: it earns its points although it calls the wrong task 1 ...
+    assert _run(cases, namespace["conv_transpose2d"], "visible", harvest=False, draw=False) is None
+    validate("a2_upsampling", namespace)
+    report = capsys.readouterr().out
+    assert "[FAIL] conv_transpose_output_size" in report and "[pass] conv_transpose2d" in report
+    # ... and afterwards the notebook's name is the student's again
+    assert namespace["conv_transpose_output_size"] is _size_without_plus_one
+    # without the stand-in the wrong helper would have cost task 2 as well
+    alone = dataclasses.replace(cases, helpers=())
+    assert "shape" in _run(alone, namespace["conv_transpose2d"], "visible", harvest=False, draw=False)
