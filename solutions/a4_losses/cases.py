@@ -138,7 +138,7 @@ TESTS = {
             case(logits(2, 3, 5, 5), torch.zeros(2, 5, 5, dtype=torch.int64),
                  description="an all-background batch (every pixel class 0)"),
             case(NOWHERE, NOWHERE_T, smooth=0.0,
-                 description="smooth = 0 and class 2 in neither target nor prediction: 0 / 0 counts as loss 0"),
+                 description="smooth = 0, class 2 in neither target nor prediction: its 0 / 0 counts as loss 0"),
             case(logits(2, 3, 3, 4), torch.full((2, 3, 4), 255), description="every pixel ignored: loss 0"),
             case(logits(3, 4, 6, 3), labels(3, 6, 3, k=4), smooth=0.5,
                  description="a batch of 3, non-square 6x3, smooth = 0.5 (sums over the whole batch)"),
