@@ -14,12 +14,15 @@ from cvlab import get_device
 from cvlab.course import (
     COLAB_BEGIN,
     COLAB_END,
+    REPO,
     SETUP_CELL,
     STUDENT_REPO,
     STUDENT_REPO_URL,
     ClaimError,
     claim,
     colab_url,
+    course_notebooks,
+    main,
     sync_setup,
     title_of,
     with_title_and_setup,
@@ -144,3 +147,11 @@ def test_readme_needs_the_markers(tmp_path):
     with pytest.raises(ValueError, match="markers"):
         sync_setup(tmp_path, check=True)
 
+
+def test_the_course_is_in_sync(capsys):
+    """Every notebook, solution and release starts with its title and SETUP_CELL; the README's Colab table lists
+    them all (after merging or adding a notebook: `python -m cvlab.course sync-setup`)."""
+    assert main(["sync-setup", "--check"]) == 0, capsys.readouterr().out
+    readme = (REPO / "README.md").read_text()
+    released = [p for p in course_notebooks() if "solutions" not in p.parts]
+    assert released and all(colab_url(p.relative_to(REPO).as_posix()) in readme for p in released)

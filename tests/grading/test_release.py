@@ -32,7 +32,7 @@ def test_release_leaks_nothing(release):
     assert not leaked, leaked
     assert not [p for p in release.parent.rglob("*") if p.suffix in (".pt", ".py") or p.name == "cases"]
     nb = nbformat.read(release, as_version=4)
-    assert nb.cells[0].source == SETUP_CELL and nb.metadata["cvlab"]["budget_s"] > 0
+    assert nb.cells[1].source == SETUP_CELL and nb.metadata["cvlab"]["budget_s"] > 0
 
 
 def test_example_submissions_are_edits_of_the_release():
