@@ -116,7 +116,11 @@ def course_notebooks(root: Path = REPO) -> list[Path]:
 
 
 def title_of(nb: nbformat.NotebookNode) -> str:
-    """The notebook's title: its first markdown cell's first line, a level-1 heading (``# 00 — A tour``)."""
+    """The notebook's title: its first markdown cell's first line, a level-1 heading (``# 00 — A tour``).
+
+    Raises:
+        ValueError: the first markdown cell does not start with one (or there is none).
+    """
     first = next((c for c in nb.cells if c.cell_type == "markdown"), None)
     line = first.source.lstrip("\n").split("\n", 1)[0] if first is not None else ""
     if not line.startswith("# "):
@@ -194,7 +198,10 @@ def sync_setup(root: Path = REPO, *, check: bool = False) -> list[Path]:
     changed = []
     for path in course_notebooks(root):
         nb = nbformat.read(path, as_version=4)
-        canonical = with_title_and_setup(nb)
+        try:
+            canonical = with_title_and_setup(nb)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
         if canonical != nb:
             changed.append(path)
             if not check:

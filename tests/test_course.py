@@ -148,6 +148,13 @@ def test_readme_needs_the_markers(tmp_path):
         sync_setup(tmp_path, check=True)
 
 
+def test_sync_setup_names_a_notebook_without_a_title(tmp_path):
+    _course(tmp_path)
+    nbformat.write(_nb(nbformat.v4.new_markdown_cell("no heading")), tmp_path / "notebooks" / "01_b.ipynb")
+    with pytest.raises(ValueError, match="01_b.ipynb: expected the first markdown cell"):
+        sync_setup(tmp_path, check=True)
+
+
 def test_the_course_is_in_sync(capsys):
     """Every notebook, solution and release starts with its title and SETUP_CELL; the README's Colab table lists
     them all (after merging or adding a notebook: `python -m cvlab.course sync-setup`)."""
