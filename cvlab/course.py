@@ -115,6 +115,11 @@ def course_notebooks(root: Path = REPO) -> list[Path]:
     return find_notebooks(root / "notebooks") + assignments
 
 
+def example_submissions(root: Path = REPO) -> list[Path]:
+    """The example student submissions of the grading tests and walkthrough (``tests/grading/submissions/<a>/``)."""
+    return sorted((Path(root) / "tests" / "grading" / "submissions").glob("*/*.ipynb"))
+
+
 def title_of(nb: nbformat.NotebookNode) -> str:
     """The notebook's title: its first markdown cell's first line, a level-1 heading (``# 00 — A tour``).
 
@@ -191,12 +196,13 @@ def sync_setup(root: Path = REPO, *, check: bool = False) -> list[Path]:
     """Bring every notebook under ``root`` to the canonical first cells and the README's Colab table up to date.
 
     Run it after adding a notebook or an assignment, merging branches, or changing :data:`SETUP_CELL` or
-    :data:`STUDENT_REPO`; then regenerate assignments/ with nbgrader (docs/instructor.md). With ``check`` nothing is
-    written. Returns the files that changed (or would change).
+    :data:`STUDENT_REPO`; then regenerate assignments/ with nbgrader (docs/instructor.md). The example submissions
+    (:func:`example_submissions`) are rewritten too: they stand for students' copies of the current release. With
+    ``check`` nothing is written. Returns the files that changed (or would change).
     """
     root = Path(root)
     changed = []
-    for path in course_notebooks(root):
+    for path in course_notebooks(root) + example_submissions(root):
         nb = nbformat.read(path, as_version=4)
         try:
             canonical = with_title_and_setup(nb)

@@ -118,9 +118,11 @@ def test_rewrite_needs_a_title():
 
 
 def _course(root):
-    """A tiny course under ``root``: one lecture, one assignment's source and release, a README with the markers."""
+    """A tiny course under ``root``: one lecture, one assignment's source, release and example submission, a README
+    with the markers."""
     old = [nbformat.v4.new_code_cell("# Setup: old\nimport cvlab"), nbformat.v4.new_markdown_cell("# T | x\n\nText")]
-    for relative in ("notebooks/00_a.ipynb", "solutions/a1_x/a1_x.ipynb", "assignments/a1_x/a1_x.ipynb"):
+    for relative in ("notebooks/00_a.ipynb", "solutions/a1_x/a1_x.ipynb", "assignments/a1_x/a1_x.ipynb",
+                     "tests/grading/submissions/a1_x/bob.ipynb"):
         (root / relative).parent.mkdir(parents=True)
         nbformat.write(_nb(*copy.deepcopy(old)), root / relative)
     (root / "README.md").write_text(f"intro\n{COLAB_BEGIN}\nstale\n{COLAB_END}\nend\n")
@@ -128,7 +130,8 @@ def _course(root):
 
 def test_sync_setup_rewrites_every_notebook_and_the_readme_table(tmp_path):
     _course(tmp_path)
-    expected = {"notebooks/00_a.ipynb", "solutions/a1_x/a1_x.ipynb", "assignments/a1_x/a1_x.ipynb", "README.md"}
+    expected = {"notebooks/00_a.ipynb", "solutions/a1_x/a1_x.ipynb", "assignments/a1_x/a1_x.ipynb", "README.md",
+                "tests/grading/submissions/a1_x/bob.ipynb"}
     assert {p.relative_to(tmp_path).as_posix() for p in sync_setup(tmp_path, check=True)} == expected
     assert "stale" in (tmp_path / "README.md").read_text()  # check writes nothing
     assert {p.relative_to(tmp_path).as_posix() for p in sync_setup(tmp_path)} == expected
@@ -136,7 +139,7 @@ def test_sync_setup_rewrites_every_notebook_and_the_readme_table(tmp_path):
     readme = (tmp_path / "README.md").read_text()
     assert "stale" not in readme and readme.startswith("intro\n") and readme.endswith(f"{COLAB_END}\nend\n")
     assert f"| `notebooks/00_a.ipynb` | T \\| x | [Open in Colab]({colab_url('notebooks/00_a.ipynb')}) |" in readme
-    assert colab_url("assignments/a1_x/a1_x.ipynb") in readme and "solutions/" not in readme
+    assert colab_url("assignments/a1_x/a1_x.ipynb") in readme and "solutions/" not in readme and "bob" not in readme
     nb = nbformat.read(tmp_path / "solutions/a1_x/a1_x.ipynb", as_version=4)
     assert [c.source for c in nb.cells] == ["# T | x", SETUP_CELL, "Text"]
 
