@@ -4,11 +4,15 @@ Every notebook declares its CPU budget in its metadata, ``{"cvlab": {"budget_s":
 course (``make course``) runs ``python -m cvlab.course``: it executes every notebook under ``notebooks/`` in order,
 writes the executed HTML to ``build/``, and prints a table of measured time vs budget. The test suite uses the same
 :func:`execute_notebook`.
+
+Every notebook starts with the same two cells, its title and :data:`SETUP_CELL`; ``python -m cvlab.course
+sync-setup`` rewrites them (and the README's "Open in Colab" table) after a notebook is added or the cell changes.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 import time
@@ -19,8 +23,11 @@ import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
 
-STUDENT_REPO = "cvlab-course/cvlab"
-"""The student edition's GitHub repository (owner/name): the one place the Colab install and links name it."""
+STUDENT_REPO = "cvlab-course/cvlab-student"
+"""The student edition's GitHub repository (owner/name), the one place naming it: the setup cell installs cvlab from
+it and the "Open in Colab" links point into it. It is written by ``python -m cvlab.edition`` and holds no solution
+and no hidden case; this repository (solutions/, hidden cases) stays with the instructors. Changing it: edit this
+line, run ``python -m cvlab.course sync-setup``, regenerate assignments/ (docs/instructor.md, "Two repositories")."""
 
 STUDENT_REPO_URL = f"https://github.com/{STUDENT_REPO}"
 
@@ -30,15 +37,24 @@ def colab_url(path: str, branch: str = "main") -> str:
     return f"https://colab.research.google.com/github/{STUDENT_REPO}/blob/{branch}/{path}"
 
 
+SETUP_MARK = "# Setup"
+"""How the setup cell's first line starts: the first code cell of a notebook that starts so is its setup cell."""
+
 SETUP_CELL = f"""\
-# Setup: installs cvlab when it is missing (Colab); does nothing where cvlab is already installed.
+{SETUP_MARK} (the same in every notebook): installs cvlab from the student edition when it is missing,
+# enables Colab's widget manager (on Colab only) and picks the device (CVLAB_DEVICE=cpu forces the CPU).
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("cvlab") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "git+{STUDENT_REPO_URL}.git"])
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
+                           "git+{STUDENT_REPO_URL}.git"])
+    importlib.invalidate_caches()
+if "google.colab" in sys.modules:
+    from google.colab import output
+    output.enable_custom_widget_manager()
 from cvlab import get_device, seed_everything
 device = get_device()
 seed_everything(0)"""
-"""The code every notebook starts with, verbatim (a test checks it)."""
+"""The code cell every notebook and assignment runs second, verbatim, right after its title (a test checks it)."""
 
 
 class ClaimError(AssertionError):
@@ -88,6 +104,122 @@ def budget_of(nb: nbformat.NotebookNode) -> float | None:
 def find_notebooks(folder: Path) -> list[Path]:
     """The lecture notebooks of ``folder`` in course order (``NN_topic.ipynb`` sorts by its number)."""
     return sorted(p for p in Path(folder).glob("*.ipynb") if not p.name.startswith("."))
+
+
+def course_notebooks(root: Path = REPO) -> list[Path]:
+    """Every notebook of the course under ``root``: the lectures in course order, then each assignment's source
+    (``solutions/<a>/<a>.ipynb``) and release (``assignments/<a>/<a>.ipynb``)."""
+    root = Path(root)
+    assignments = [p for folder in ("solutions", "assignments") for p in sorted((root / folder).glob("*/*.ipynb"))
+                   if p.stem == p.parent.name]
+    return find_notebooks(root / "notebooks") + assignments
+
+
+def example_submissions(root: Path = REPO) -> list[Path]:
+    """The example student submissions of the grading tests and walkthrough (``tests/grading/submissions/<a>/``)."""
+    return sorted((Path(root) / "tests" / "grading" / "submissions").glob("*/*.ipynb"))
+
+
+def title_of(nb: nbformat.NotebookNode) -> str:
+    """The notebook's title: its first markdown cell's first line, a level-1 heading (``# 00 — A tour``).
+
+    Raises:
+        ValueError: the first markdown cell does not start with one (or there is none).
+    """
+    first = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+    line = first.source.lstrip("\n").split("\n", 1)[0] if first is not None else ""
+    if not line.startswith("# "):
+        raise ValueError(f"expected the first markdown cell to start with a '# ' title, got {line[:60]!r}")
+    return line[2:].strip()
+
+
+def with_title_and_setup(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` in the canonical form: a markdown cell holding only its title, then :data:`SETUP_CELL`.
+
+    The title is the first line of the first markdown cell (the rest of that cell stays where it was, as its own
+    cell); the setup cell is the first code cell when it starts with :data:`SETUP_MARK` (its source is replaced),
+    else a new one. Every other cell keeps its order, id and metadata. Idempotent.
+    """
+    nb = copy.deepcopy(nb)
+    cells = list(nb.cells)
+    title = title_of(nb)
+    first_code = next((i for i, c in enumerate(cells) if c.cell_type == "code"), None)
+    if first_code is not None and cells[first_code].source.lstrip().startswith(SETUP_MARK):
+        setup = cells.pop(first_code)
+        setup.source = SETUP_CELL
+    else:
+        setup = _new_cell(nbformat.v4.new_code_cell, SETUP_CELL, "setup", cells)
+    index = next(i for i, c in enumerate(cells) if c.cell_type == "markdown")
+    rest = cells[index].source.lstrip("\n").split("\n", 1)[1:]
+    rest = rest[0].strip("\n") if rest else ""
+    if rest:
+        cells[index].source = rest
+        head = _new_cell(nbformat.v4.new_markdown_cell, f"# {title}", "title", cells)
+    else:
+        head = cells.pop(index)
+        head.source = f"# {title}"
+    nb.cells = [head, setup, *cells]
+    return nb
+
+
+def _new_cell(make, source: str, cell_id: str, cells: list) -> nbformat.NotebookNode:
+    """A new cell with the fixed ``cell_id`` (so a rewrite is reproducible), which no cell of ``cells`` may hold."""
+    if any(c.get("id") == cell_id for c in cells):
+        raise ValueError(f"a cell already has the id {cell_id!r}; rename it before rewriting the first cells")
+    return make(source, id=cell_id)
+
+
+COLAB_BEGIN = "<!-- colab-links: written by `python -m cvlab.course sync-setup` from cvlab/course.py; do not edit -->"
+COLAB_END = "<!-- /colab-links -->"
+
+
+def colab_table(root: Path = REPO) -> str:
+    """A markdown table of every lecture notebook and assignment release under ``root`` with its Colab link."""
+    rows = ["| notebook | title | Colab |", "|---|---|---|"]
+    for path in course_notebooks(root):
+        relative = path.relative_to(root).as_posix()
+        if not relative.startswith("solutions/"):
+            title = title_of(nbformat.read(path, as_version=4)).replace("|", "\\|")
+            rows.append(f"| `{relative}` | {title} | [Open in Colab]({colab_url(relative)}) |")
+    return "\n".join(rows)
+
+
+def with_colab_table(text: str, table: str) -> str:
+    """``text`` with the part between :data:`COLAB_BEGIN` and :data:`COLAB_END` replaced by ``table``."""
+    begin, end = text.find(COLAB_BEGIN), text.find(COLAB_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"expected the markers {COLAB_BEGIN!r} and {COLAB_END!r}, in this order")
+    return f"{text[:begin + len(COLAB_BEGIN)]}\n{table}\n{text[end:]}"
+
+
+def sync_setup(root: Path = REPO, *, check: bool = False) -> list[Path]:
+    """Bring every notebook under ``root`` to the canonical first cells and the README's Colab table up to date.
+
+    Run it after adding a notebook or an assignment, merging branches, or changing :data:`SETUP_CELL` or
+    :data:`STUDENT_REPO`; then regenerate assignments/ with nbgrader (docs/instructor.md). The example submissions
+    (:func:`example_submissions`) are rewritten too: they stand for students' copies of the current release. With
+    ``check`` nothing is written. Returns the files that changed (or would change).
+    """
+    root = Path(root)
+    changed = []
+    for path in course_notebooks(root) + example_submissions(root):
+        nb = nbformat.read(path, as_version=4)
+        try:
+            canonical = with_title_and_setup(nb)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        if canonical != nb:
+            changed.append(path)
+            if not check:
+                nbformat.write(canonical, path)
+    readme = root / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    updated = with_colab_table(text, colab_table(root))
+    if updated != text:
+        changed.append(readme)
+        if not check:
+            readme.write_text(updated, encoding="utf-8")
+    return changed
 
 
 def execute_notebook(
@@ -155,8 +287,29 @@ def run_course(notebooks: list[Path], out_dir: Path) -> list[RunResult]:
     return results
 
 
+def sync_main(argv: list[str]) -> int:
+    """``python -m cvlab.course sync-setup [--check]``: see :func:`sync_setup`."""
+    parser = argparse.ArgumentParser(prog="python -m cvlab.course sync-setup",
+                                     description=sync_setup.__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is out of date")
+    args = parser.parse_args(argv)
+    changed = sync_setup(check=args.check)
+    for path in changed:
+        print(f"{'out of date' if args.check else 'rewrote'}: {path.relative_to(REPO)}")
+    if not changed:
+        print("every notebook starts with its title and the setup cell; the README's Colab table is up to date")
+    elif not args.check:
+        print("now regenerate the releases: nbgrader generate_assignment <a> --force, for each assignment")
+    return 1 if changed and args.check else 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cvlab.course", description=__doc__.splitlines()[0])
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sync-setup"]:
+        return sync_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="python -m cvlab.course", description=__doc__.splitlines()[0],
+                                     epilog="python -m cvlab.course sync-setup [--check]: rewrite the notebooks' "
+                                            "first cells and the README's Colab table")
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all of notebooks/)")
     parser.add_argument("--out", type=Path, default=REPO / "build", help="folder for the executed HTML")
     args = parser.parse_args(argv)
