@@ -91,7 +91,8 @@ def _pictures(model_id: str, models: dict) -> Iterator[dict]:
     if model.get("model_name") == "ImageModel" and state.get("format") == "png":
         for buffer in model.get("buffers", []):
             if buffer.get("path") == ["value"] and buffer.get("encoding") == "base64":  # nbformat's widget schema
-                yield nbformat.v4.new_output("display_data", data={"image/png": buffer["data"], "text/plain": "<image>"})
+                data = {"image/png": buffer["data"], "text/plain": "<image>"}
+                yield nbformat.v4.new_output("display_data", data=data)
     for output in state.get("outputs", []):
         if "image/png" in output.get("data", {}):
             yield nbformat.from_dict(output)
@@ -133,7 +134,8 @@ def static_widgets(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 outputs.append(output)
                 continue
             settings = ", ".join(_settings(view["model_id"], models))
-            note = "Interactive in JupyterLab or Colab; shown here at its defaults" + (f" ({settings})" if settings else "")
+            note = "Interactive in JupyterLab or Colab; shown here at its defaults"
+            note += f" ({settings})" if settings else ""
             outputs.append(nbformat.v4.new_output("display_data", data={
                 "text/html": f'<p class="cvlab-widget-note">{html.escape(note)}.</p>', "text/plain": note}))
             outputs.extend(_pictures(view["model_id"], models))

@@ -17,7 +17,8 @@ from cvlab.site import CLAIM_LINE, build_site, headline, lesson_title, static_wi
 
 CELLS = [
     ("markdown", "Intro text.\n\n# 42 · A small lesson\n\nWith $x^2$ inline."),
-    ("code", "import matplotlib.pyplot as plt\nfrom cvlab.course import claim\nfrom cvlab.widgets import slider_explorer\n"
+    ("code", "import matplotlib.pyplot as plt\nfrom cvlab.course import claim\n"
+             "from cvlab.widgets import slider_explorer\n"
              "claim('first figure', 0.5, 0.0, 1.0)\nclaim('second figure', 2, 1, 3)"),
     ("code", "def draw(n=3, mode='b'):\n    fig, ax = plt.subplots(figsize=(2, 2))\n    ax.plot(range(n))\n"
              "    return fig\n\nslider_explorer(draw, n=(1, 10), mode=['a', 'b'])"),
