@@ -172,8 +172,8 @@ def _index_page(rows: Sequence[tuple[str, str, RunResult, str | None]]) -> str:
 <main class="cvlab-index">
 <h1>cvlab: dense prediction, the executed course</h1>
 <p>Every lesson below was executed headless on the machine that built this site; the time is that run's wall
-time against the notebook's CPU budget, and the headline figure is the lesson's first measured claim (a number
-its text quotes, checked by the run). Explorers are shown at their defaults: open the notebooks in JupyterLab or
+time against the notebook's CPU budget, and the headline figure is a measured claim of the lesson (a number its
+text quotes, checked by the run). Explorers are shown at their defaults: open the notebooks in JupyterLab or
 Colab to move the sliders.</p>
 <table>
 <thead><tr><th>lesson</th><th>time [s]</th><th>budget [s]</th><th>run</th><th>headline figure</th></tr></thead>
