@@ -167,10 +167,13 @@ def _picture(output, timeout_s: float = 60) -> bytes:
     return image.screenshot()
 
 
-def _drag(page, handle, dx: float = 60) -> None:
+def _drag(page, slider, distance: float = 60) -> None:
+    """Drag a slider's handle with the mouse, towards the side with more room."""
+    handle = slider.locator(".noUi-handle").first
     handle.scroll_into_view_if_needed()
-    box = handle.bounding_box()
+    box, track = handle.bounding_box(), slider.locator(".noUi-target").first.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    dx = distance if x < track["x"] + track["width"] / 2 else -distance
     page.mouse.move(x, y)
     page.mouse.down()
     page.mouse.move(x + dx, y, steps=6)
@@ -195,7 +198,7 @@ def test_widget_notebook_runs_and_its_explorers_redraw(page, lab, path):
     for i, explorer in enumerate(explorers):
         before = _picture(explorer)
         explorer.screenshot(path=SCREENSHOTS / f"{path.stem}-explorer{i}-before.png")
-        _drag(page, explorer.locator(".widget-slider .noUi-handle").first)
+        _drag(page, explorer.locator(".widget-slider").first)
         deadline, after = time.monotonic() + 120, before
         while after == before and time.monotonic() < deadline:
             time.sleep(1)
