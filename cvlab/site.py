@@ -82,36 +82,40 @@ def lesson_title(nb: nbformat.NotebookNode, default: str) -> str:
     return default
 
 
-def _pictures(model_id: str, models: dict) -> Iterator[dict]:
-    """The PNG outputs a widget shows, children first: Image widgets' values and Output widgets' figures."""
+def _models(model_id: str, models: dict) -> Iterator[dict]:
+    """A widget's model and every model inside it (``children`` of boxes), in display order."""
     model = models.get(model_id)
     if model is None:
         return
-    state = model.get("state", {})
-    if model.get("model_name") == "ImageModel" and state.get("format") == "png":
-        for buffer in model.get("buffers", []):
-            if buffer.get("path") == ["value"] and buffer.get("encoding") == "base64":  # nbformat's widget schema
-                data = {"image/png": buffer["data"], "text/plain": "<image>"}
-                yield nbformat.v4.new_output("display_data", data=data)
-    for output in state.get("outputs", []):
-        if "image/png" in output.get("data", {}):
-            yield nbformat.from_dict(output)
-    for child in state.get("children", []):
+    yield model
+    for child in model.get("state", {}).get("children", []):
         if isinstance(child, str) and child.startswith("IPY_MODEL_"):
-            yield from _pictures(child.removeprefix("IPY_MODEL_"), models)
+            yield from _models(child.removeprefix("IPY_MODEL_"), models)
+
+
+def _pictures(model_id: str, models: dict) -> Iterator[nbformat.NotebookNode]:
+    """The PNG outputs a widget shows: Image widgets' values and the figures drawn into Output widgets."""
+    for model in _models(model_id, models):
+        state = model.get("state", {})
+        if model.get("model_name") == "ImageModel" and state.get("format") == "png":
+            for buffer in model.get("buffers", []):
+                if buffer.get("path") == ["value"] and buffer.get("encoding") == "base64":  # nbformat's schema
+                    data = {"image/png": buffer["data"], "text/plain": "<image>"}
+                    yield nbformat.v4.new_output("display_data", data=data)
+        for output in state.get("outputs", []):
+            if "image/png" in output.get("data", {}):
+                yield nbformat.from_dict(output)
 
 
 def _settings(model_id: str, models: dict) -> Iterator[str]:
     """``name = value`` of every control (a widget with a description) inside a widget, in display order."""
-    state = models.get(model_id, {}).get("state", {})
-    name = state.get("description")
-    if name and isinstance(state.get("index"), int) and "_options_labels" in state:  # a dropdown syncs its index
-        yield f"{name} = {state['_options_labels'][state['index']]}"
-    elif name and "value" in state:
-        yield f"{name} = {state['value']}"
-    for child in state.get("children", []):
-        if isinstance(child, str) and child.startswith("IPY_MODEL_"):
-            yield from _settings(child.removeprefix("IPY_MODEL_"), models)
+    for model in _models(model_id, models):
+        state = model.get("state", {})
+        name = state.get("description")
+        if name and isinstance(state.get("index"), int) and "_options_labels" in state:  # a dropdown syncs its index
+            yield f"{name} = {state['_options_labels'][state['index']]}"
+        elif name and "value" in state:
+            yield f"{name} = {state['value']}"
 
 
 def static_widgets(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
