@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh machine:
-#   make course   set up, then execute every lecture notebook headless into build/ and print their times
+#   make course   set up, then execute every lecture notebook headless, write the offline course site to build/
+#                 (open build/index.html) and print their times
 #   make test     set up, then run the whole test suite (what CI runs)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -14,6 +15,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
 	@command -v bwrap >/dev/null || echo "note: install bubblewrap (apt-get install bubblewrap) to autograde sandboxed"
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+		echo "note: install Chromium (apt-get install chromium) to run the browser tests (tests/browser)"
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cvlab needs Python >= 3.11 (nbgrader 0.9)"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip

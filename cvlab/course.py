@@ -2,7 +2,8 @@
 
 Every notebook declares its CPU budget in its metadata, ``{"cvlab": {"budget_s": 180}}``. The main job of the
 course (``make course``) runs ``python -m cvlab.course``: it executes every notebook under ``notebooks/`` in order,
-writes the executed HTML to ``build/``, and prints a table of measured time vs budget. The test suite uses the same
+writes the offline course site of the executed notebooks to ``build/`` (:mod:`cvlab.site`; open
+``build/index.html``), and prints a table of measured time vs budget. The test suite uses the same
 :func:`execute_notebook`.
 
 Every notebook starts with the same two cells, its title and :data:`SETUP_CELL`; ``python -m cvlab.course
@@ -270,20 +271,22 @@ def format_table(results: list[RunResult]) -> str:
 
 
 def run_course(notebooks: list[Path], out_dir: Path) -> list[RunResult]:
-    """Execute ``notebooks`` in order, write ``out_dir/<name>.html`` for each, print progress and the table."""
-    from nbconvert import HTMLExporter
+    """Execute ``notebooks`` in order, print progress, and write the offline course site to ``out_dir``.
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    exporter = HTMLExporter()
-    results = []
+    The site (:func:`cvlab.site.build_site`) has ``out_dir/index.html`` (the lessons in this order with their
+    measured times and headline figures) and ``out_dir/<name>.html`` for each notebook, readable without a network.
+    """
+    from cvlab.site import build_site
+
+    executed, results = [], []
     for path in notebooks:
         print(f"running {path.name} ...", flush=True)
         nb, result = execute_notebook(path)
-        html, _ = exporter.from_notebook_node(nb)
-        (out_dir / f"{path.stem}.html").write_text(html, encoding="utf-8")
+        executed.append((nb, result))
         results.append(result)
         if result.error:
             print(result.error, file=sys.stderr)
+    build_site(executed, out_dir)
     return results
 
 
@@ -311,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
                                      epilog="python -m cvlab.course sync-setup [--check]: rewrite the notebooks' "
                                             "first cells and the README's Colab table")
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all of notebooks/)")
-    parser.add_argument("--out", type=Path, default=REPO / "build", help="folder for the executed HTML")
+    parser.add_argument("--out", type=Path, default=REPO / "build", help="folder for the course site")
     args = parser.parse_args(argv)
     notebooks = args.notebooks or find_notebooks(REPO / "notebooks")
     if not notebooks:
@@ -320,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run_course(notebooks, args.out)
     print()
     print(format_table(results))
-    print(f"\nexecuted HTML written to {args.out}/")
+    print(f"\ncourse site written to {args.out}/: open {args.out / 'index.html'} in a browser (works offline)")
     return 1 if any(r.error for r in results) else 0
 
 
