@@ -70,10 +70,10 @@ def labels(*shape, k, low=0):
 
 
 def spoil(target, pred, values, share):
-    """Set a share of ``target``'s pixels to one of ``values`` each; garbage (-7 or 99) in ``pred`` there."""
+    """Set a share of ``target``'s pixels to one of ``values`` each; garbage (-7, 99, 0 or 1) in ``pred`` there."""
     where = torch.rand(target.shape, generator=g) < share
     choice = torch.tensor(values)[torch.randint(len(values), target.shape, generator=g)]
-    garbage = torch.tensor([-7, 99])[torch.randint(2, target.shape, generator=g)]
+    garbage = torch.tensor([-7, 99, 0, 1])[torch.randint(4, target.shape, generator=g)]
     return torch.where(where, choice, target), torch.where(where, garbage, pred)
 
 
@@ -121,7 +121,7 @@ TESTS = {
         hidden=[
             fusion_case(1, 5, 37, 45, description="a batch of 1, 5 classes, an odd 37x45 image (crops)"),
             fusion_case(2, 3, 37, 45, "floor", description="floor-mode maps of a 37x45 image: padding needed"),
-            fusion_case(3, 2, 50, 19, "floor", description="floor-mode maps of a 50x19 image"),
+            fusion_case(3, 2, 70, 38, "floor", description="floor-mode maps of a 70x38 image"),
             fusion_case(2, 7, 29, 61, description="7 classes, a 29x61 image"),
             fusion_case(1, 4, 33, 27, dtype=torch.float64, description="float64, a 33x27 image"),
             fusion_case(2, 3, 24, 40, final="random", description="a non-bilinear x8 kernel, a 24x40 image"),
