@@ -10,7 +10,7 @@ outside ``[0, K)``, targets below 0 and at or above K, classes in neither map or
 
 import torch
 
-from cvlab.grading.build import case, function_test
+from cvlab.grading.build import case, function_test, model_test
 from cvlab.ops import bilinear_kernel
 
 g = torch.Generator().manual_seed(3)
@@ -180,3 +180,29 @@ TESTS = {
         ],
     ),
 }
+
+
+def held_out_scenes(seeds, size=32):
+    """Images Tensor[N, 3, size, size] and uint8 labels of the rendered scenes with these seeds."""
+    from cvlab.data import render_scene
+
+    scenes = [render_scene(seed, size) for seed in seeds]
+    return torch.stack([s.image for s in scenes]), torch.stack([s.semantic for s in scenes]).to(torch.uint8)
+
+
+def val_scenes(n, size=32):
+    from cvlab.models.evaluate import scene_tensors
+
+    images, labels = scene_tensors("val", n, size)
+    return images, labels.to(torch.uint8)
+
+
+# The trained U-Net: the grader measures its weights on scenes no kernel sees (the hidden seeds lie outside every
+# split of cvlab.data.SceneDataset, and the held-out data is stored as the expected part, which kernels never get).
+TESTS["unet"] = model_test(
+    architecture="cvlab.models.UNet", kwargs={"in_ch": 3, "num_classes": 7, "depth": 3, "width": 8},
+    min_miou=0.40,
+    visible=[case(*val_scenes(16), description='16 scenes of the "val" split')],
+    hidden=[case(*held_out_scenes(range(9_000_000, 9_000_000 + 64 * 7919, 7919)),
+                 description="64 held-out scenes of the grader")],
+)

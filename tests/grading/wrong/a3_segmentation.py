@@ -4,12 +4,18 @@ implementations different from the solution (each must earn full marks).
 The mistakes the issue names are here: a centre crop, zero padding or a resize instead of the corner crop/replicate
 pad, the fusion's weights swapped or transposed, interpolation instead of the given x8 kernel, the skip concatenated
 second, a missing ReLU, a transposed confusion matrix, ``ignore_index`` hard-coded or out-of-range targets counted,
-NaN classes counted as 0, per-image scores averaged.
+NaN classes counted as 0, per-image scores averaged; for the trained U-Net, an untrained or otherwise built network,
+a head that predicts one class, weights without the batch-norm statistics, NaN weights, and a number (a claimed
+score) instead of a model.
 """
+
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from cvlab.models import UNet
 
 
 def _fit(x, size):
@@ -383,6 +389,36 @@ def miou_no_ignore(pred, target, num_classes, ignore_index=255):
     return miou_dice_relation(pred, target, num_classes)
 
 
+# --- unet: the trained model (weights measured by the judge on held-out scenes) ---
+
+ARCHITECTURE = {"in_ch": 3, "num_classes": 7, "depth": 3, "width": 8}
+# The weights the solution's training cell produces (solutions/a3_segmentation, the cell "train_unet"), saved with
+# torch.save(unet.state_dict(), ...): a correct answer that needs no training when the banks run.
+TRAINED = torch.load(Path(__file__).with_name("a3_unet.pt"), weights_only=True)
+
+
+def _unet(state=None, **changes):
+    torch.manual_seed(0)
+    net = UNet(**{**ARCHITECTURE, **changes})
+    if state is not None:
+        net.load_state_dict(state)
+    return net
+
+
+def _edited(**tensors):
+    return {**TRAINED, **tensors}
+
+
+unet_trained_module = _unet(TRAINED)  # correct: the module itself rather than its state_dict
+unet_untrained = _unet()  # the training cell skipped: a fresh, seeded network
+unet_wider = _unet(width=16)  # another architecture: does not load
+unet_shallower = _unet(depth=2)
+unet_background_only = _edited(**{"head.weight": torch.zeros_like(TRAINED["head.weight"]),
+                                  "head.bias": torch.eye(7)[1]})  # predicts the most frequent class everywhere
+unet_without_bn_statistics = {k: v for k, v in TRAINED.items() if "running" not in k}
+unet_nan = _edited(**{"head.bias": torch.full_like(TRAINED["head.bias"], float("nan"))})
+
+
 WRONG = {
     "fcn8s_fuse": [fuse_cvlab_shortcut, fuse_center_crop, fuse_zero_pad, fuse_resize, fuse_weights_swapped,
                    fuse_weights_transposed, fuse_interpolate, fuse_no_final_crop, fuse_no_padding, fuse_16s, fuse_mean],
@@ -392,6 +428,8 @@ WRONG = {
                          cm_ignore_none_is_255, cm_masks_by_prediction, cm_float_counts, cm_first_image],
     "mean_iou": [miou_cvlab_shortcut, miou_nan_as_zero, miou_no_minus_tp, miou_recall, miou_target_classes_only,
                  miou_per_image_mean, miou_no_ignore],
+    "unet": [unet_untrained, unet_wider, unet_shallower, unet_background_only, unet_without_bn_statistics, unet_nan,
+             0.85],
 }
 
 CORRECT = {
@@ -399,4 +437,5 @@ CORRECT = {
     "decoder_block": [block_modules, block_split_conv],
     "confusion_matrix": [cm_one_hot, cm_loops],
     "mean_iou": [miou_sets, miou_dice_relation],
+    "unet": [TRAINED, unet_trained_module],
 }
