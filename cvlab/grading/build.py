@@ -11,12 +11,14 @@ An assignment's case spec, ``solutions/<a>/cases.py``, declares its tests::
             hidden=[case(labels_5x7, 4, description="a non-square 5x7 map")],
         ),
         "ships_miou": value_test(tier="hidden", description="mean IoU of the ships example"),
+        "unet": model_test(architecture="cvlab.models.UNet", kwargs={...}, min_miou=0.5,
+                           hidden=[case(images, labels, description="64 held-out scenes")]),
     }
 
 ``build`` runs the solution notebook's code cells as plain Python in a fresh namespace (except the test cells and
 the cells using ``cvlab.grading``), calls each function on deep copies of its cases' inputs -- with the test's
-shortcuts forbidden, so the solution obeys its own rules -- reads each value test's variable, and returns the two
-stores (visible, hidden) in memory.
+shortcuts forbidden, so the solution obeys its own rules -- reads each value test's variable, checks that each model
+test's trained model passes, and returns the two stores (visible, hidden) in memory.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from cvlab._validate import check_choice
 from cvlab.grading.check import compare
 from cvlab.grading.forbid import forbid, unresolved
 from cvlab.grading.invoke import to_cpu
+from cvlab.grading.model import check_model, model_weights
 from cvlab.grading.store import FORMAT, KINDS, MANIFEST, TIERS, CaseStore, fingerprint, store_dir
 
 
@@ -51,6 +54,7 @@ class CaseSpec:
     description: str = ""
     rtol: float | None = None
     atol: float | None = None
+    expected: Any = None  # given, not computed from the solution (model tests)
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,30 @@ def value_test(*, tier: str = "hidden", description: str = "", rtol: float | Non
     check_choice(tier, "tier", TIERS)
     spec = (CaseSpec((), {}, description, rtol, atol),)
     return NamedTest("value", **{tier: spec})
+
+
+def model_test(*, architecture: str, kwargs: dict, min_miou: float, visible: list[CaseSpec] | tuple = (),
+               hidden: list[CaseSpec] | tuple = ()) -> NamedTest:
+    """A test of the solution's trained model of the same name (an ``nn.Module`` or its ``state_dict``).
+
+    Each case is ``case(images, labels, description=...)``: held-out scenes, Tensor[N, 3, H, W] and Tensor[N, H, W].
+    The judge builds ``architecture(**kwargs)`` (a dotted name; ``kwargs`` must hold ``num_classes``), loads the
+    recorded weights and passes the case when their mean IoU on the scenes is at least ``min_miou``. The scenes are
+    stored as the case's *expected* part, so the kernels' withheld copy of the store does not hold them (no
+    submission can train on them); see :mod:`cvlab.grading.model`.
+    """
+    missing = unresolved([architecture])
+    if missing or "num_classes" not in kwargs:
+        raise ValueError(f"architecture: expected an installed model class and kwargs with num_classes, got "
+                         f"{architecture!r}, {kwargs!r}")
+
+    def held_out(item: CaseSpec) -> CaseSpec:
+        images, labels = item.args
+        expected = {"architecture": architecture, "kwargs": dict(kwargs), "min_miou": float(min_miou),
+                    "images": images, "labels": labels}
+        return CaseSpec((), {}, item.description, expected=expected)
+
+    return NamedTest("model", tuple(map(held_out, visible)), tuple(map(held_out, hidden)))
 
 
 @dataclass
@@ -146,6 +174,11 @@ def _expected(name: str, spec: NamedTest, item: CaseSpec, namespace: dict[str, A
         raise KeyError(f"the solution notebook defines no {name!r} (needed by its {spec.kind} test)")
     if spec.kind == "value":
         return to_cpu(namespace[name])
+    if spec.kind == "model":
+        problem = check_model(model_weights(namespace[name])[0], item.expected)
+        if problem:
+            raise ValueError(f"the solution's {name} fails its own model test: {problem}")
+        return item.expected
     with forbid(*spec.forbid):
         result = namespace[name](*copy.deepcopy(item.args), **copy.deepcopy(item.kwargs))
     return to_cpu(result)
@@ -223,6 +256,9 @@ def drift(root: str | Path, assignment: str) -> list[str]:
                 if item["sha256"] == next(c["sha256"] for c in old["cases"] if c["file"] == item["file"]):
                     continue
                 content = built.files[item["file"]]
+                if new["kind"] == "model":
+                    problems.append(f"{tier}/{item['file']}: the held-out data changed")
+                    continue
                 if fingerprint([content["args"], content["kwargs"]]) != fingerprint([list(loaded.args),
                                                                                      loaded.kwargs]):
                     problems.append(f"{tier}/{item['file']}: the inputs changed")

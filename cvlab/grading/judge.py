@@ -7,7 +7,9 @@ worker, a process that never ran student code:
 
 * which tests each graded cell runs comes from the instructor's source notebook (its ``run_tests`` calls);
 * the expected results come from the case stores, read and hash-checked when the judge starts;
-* the student's results come from the files the test cells saved (``torch.load(weights_only=True)``: data only).
+* the student's results come from the files the test cells saved (``torch.load(weights_only=True)``: data only);
+  a trained model's are its weights, which the judge loads into the architecture and measures itself
+  (:mod:`cvlab.grading.model`).
 
 A cell earns its points only if every case of every test it runs has a saved result that :func:`compare` accepts.
 A missing or unreadable file fails the cell, so blanking or crashing the test cells earns nothing. While grading,
@@ -27,6 +29,7 @@ import nbformat
 import torch
 
 from cvlab.grading.check import compare, difference_png
+from cvlab.grading.model import check_model
 from cvlab.grading.run import harvest_name
 from cvlab.grading.store import TIERS, CaseSet, CaseStore, store_dir
 
@@ -136,9 +139,13 @@ class Judge:
             result: dict[str, Any] = results[i]
             if result["status"] != "ok":
                 return f"{label}: {str(result.get('message', ''))[:500]}", None
-            problem = compare(result.get("output"), case.expected, rtol=case.rtol, atol=case.atol)
+            if cases.kind == "model":  # the weights, measured here on held-out data no kernel saw
+                problem = check_model(result.get("output"), case.expected)
+            else:
+                problem = compare(result.get("output"), case.expected, rtol=case.rtol, atol=case.atol)
             if problem:
-                picture = difference_png(result.get("output"), case.expected, test) if tier == "visible" else None
+                picture = difference_png(result.get("output"), case.expected, test) \
+                    if tier == "visible" and cases.kind != "model" else None
                 return f"{label}: {problem}", picture
         return None, None
 

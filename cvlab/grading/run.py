@@ -26,6 +26,7 @@ import torch
 from cvlab.grading.check import compare, show_difference
 from cvlab.grading.forbid import _resolve
 from cvlab.grading.invoke import Quiet, describe, invoke, timeout_for, to_cpu
+from cvlab.grading.model import check_model, model_weights
 from cvlab.grading.store import CaseSet, CaseStore
 
 HARVEST_ENV = "CVLAB_GRADING_HARVEST"
@@ -90,17 +91,20 @@ def _run_cases(cases: CaseSet, answer: Any, tier: str, *, harvest: bool, draw: b
             if cases.kind == "function":
                 outcome = invoke(answer, case, forbidden=cases.forbid, timeout_s=timeout_for(cases.timeout_s))
                 output, problem, stderr = outcome.output, outcome.problem, outcome.stderr
+            elif cases.kind == "model":
+                (output, problem), stderr = model_weights(answer), ""
             else:
                 (output, problem), stderr = _answer_output(answer), ""
             if stderr and not echoed:
                 echoed = True
                 print(f"({cases.name} wrote to stderr, shown here instead: {stderr[:400]})")
             if not cases.withheld:
-                problem = problem or compare(output, case.expected, rtol=case.rtol, atol=case.atol)
+                problem = problem or (check_model(output, case.expected) if cases.kind == "model" else
+                                      compare(output, case.expected, rtol=case.rtol, atol=case.atol))
             results.append({"status": "fail" if problem else "ok", "output": None if problem else output,
                             "message": problem or ""})
             if problem:
-                if draw:
+                if draw and cases.kind != "model":
                     show_difference(output, case.expected, cases.name)
                 label = f" ({case.description})" if case.description else ""
                 return f"{cases.name}, {tier} case {i + 1} of {len(cases.cases)}{label}: {problem}"

@@ -37,7 +37,7 @@ ROOT_ENV = "CVLAB_GRADING_ROOT"
 CASES_ENV = "CVLAB_GRADING_CASES"
 PACKAGE_CASES = Path(__file__).with_name("cases")
 TIERS = ("visible", "hidden")
-KINDS = ("function", "value")
+KINDS = ("function", "value", "model")
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,12 @@ class Case:
 class CaseSet:
     """The cases of one named test in one tier.
 
-    ``kind`` is ``"function"`` (the student's function is called on each case) or ``"value"`` (the student's
-    answer is compared with ``cases[0].expected``). ``forbid`` lists the dotted names of shortcuts that may not be
-    called while the student's function runs; ``timeout_s`` bounds one call; ``helpers`` pairs a name of the
-    student's notebook with the dotted name of the course's implementation that stands in for it meanwhile.
+    ``kind`` is ``"function"`` (the student's function is called on each case), ``"value"`` (the student's
+    answer is compared with ``cases[0].expected``) or ``"model"`` (the student's trained model is measured on the
+    held-out data in each case's ``expected``, see :mod:`cvlab.grading.model`). ``forbid`` lists the dotted names
+    of shortcuts that may not be called while the student's function runs; ``timeout_s`` bounds one call;
+    ``helpers`` pairs a name of the student's notebook with the dotted name of the course's implementation that
+    stands in for it meanwhile.
     """
 
     name: str
