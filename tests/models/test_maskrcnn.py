@@ -46,3 +46,9 @@ def test_train_steps_are_finite_and_eval_is_capped(scenes):
 def test_training_needs_objects():
     with pytest.raises(ValueError, match="data: expected at least one image with objects"):
         M.train_maskrcnn(M.maskrcnn(), [(torch.rand(3, 64, 64), {"boxes": torch.zeros(0, 4)})], steps=1)
+
+
+def test_shipped_weights_load_and_match_the_recipe_hash():
+    model = M.load_pretrained()
+    assert not model.training
+    assert M.WEIGHTS.stat().st_size < 2_000_000
