@@ -81,16 +81,15 @@ def roi_pool(
     x1, y1, x2, y2 = _round_half_away(rois[:, 1:] * spatial_scale).long().unbind(1)
     rows, row_ok = _pool_bins(y1, y2, ph, h, input.dtype)  # (K, ph, Lh)
     cols, col_ok = _pool_bins(x1, x2, pw, w, input.dtype)  # (K, pw, Lw)
-    neg = input.new_tensor(float("-inf"))
-    # columns first, then rows: the max lands on the first maximum in row-major order, like torchvision's loop
-    feat = input[idx]  # (K, C, H, W)
     lh, lw = rows.shape[2], cols.shape[2]
-    g = feat.gather(3, cols.view(k, 1, 1, pw * lw).expand(k, c, h, pw * lw)).view(k, c, h, pw, lw)
-    g = torch.where(col_ok.view(k, 1, 1, pw, lw), g, neg).max(dim=4).values  # (K, C, H, pw)
-    r = g.gather(2, rows.view(k, 1, ph * lh, 1).expand(k, c, ph * lh, pw)).view(k, c, ph, lh, pw)
-    out = torch.where(row_ok.view(k, 1, ph, lh, 1), r, neg).max(dim=3).values  # (K, C, ph, pw)
-    empty = (~row_ok.any(2)).view(k, 1, ph, 1) | (~col_ok.any(2)).view(k, 1, 1, pw)
-    return torch.where(empty, out.new_zeros(()), out)
+    index = (idx.view(k, 1, 1, 1, 1) * h + rows.view(k, ph, 1, lh, 1)) * w + cols.view(k, 1, pw, 1, lw)
+    ok = row_ok.view(k, ph, 1, lh, 1) & col_ok.view(k, 1, pw, 1, lw)  # (K, ph, pw, Lh, Lw): the bins' pixels
+    counts = ok.flatten(3).sum(-1).flatten()
+    # one bag per bin, its pixels in row-major order: the max (and its gradient) goes to the first maximum, as in
+    # torchvision's loop; an empty bag gives 0
+    table = input.permute(0, 2, 3, 1).reshape(n * h * w, c)
+    values = F.embedding_bag(index.expand_as(ok)[ok], table, counts.cumsum(0) - counts, mode="max")
+    return values.view(k, ph, pw, c).permute(0, 3, 1, 2)
 
 
 def _pool_bins(start: torch.Tensor, end: torch.Tensor, bins: int, size: int, dtype: torch.dtype):
