@@ -23,7 +23,8 @@ from torch import Tensor, nn
 
 from cvlab._validate import check_int, check_number, check_tensor
 
-__all__ = ["uncertainty", "point_sample", "most_uncertain_points", "training_points", "PointHead", "subdivide"]
+__all__ = ["uncertainty", "point_sample", "most_uncertain_points", "training_points", "PointHead", "subdivide",
+           "fit_point_head"]
 
 
 def uncertainty(logits: Tensor) -> Tensor:
@@ -140,3 +141,36 @@ def subdivide(logits: Tensor, features: Tensor, head: nn.Module, steps: int, poi
         logits = logits.flatten(1).scatter(1, index, refined[:, 0]).view(k, 1, h, w)
         selected.append(index)
     return logits, selected
+
+
+def fit_point_head(
+    logits: Tensor, features: Tensor, targets: Tensor, *, points: int = 64, steps: int = 200, hidden: int = 32,
+    lr: float = 3e-3, seed: int = 0,
+) -> PointHead:
+    """Train a `PointHead` on PointRend's `training_points` of coarse masks (binary cross-entropy at the points).
+
+    Args:
+        logits (Tensor[K, 1, H, W]): coarse mask logits (fixed; the coarse head is not trained here).
+        features (Tensor[K, C, H', W']): fine features over the same boxes.
+        targets (Tensor[K, 1, H'', W'']): true masks in the boxes (0/1 floats), read bilinearly at the points and
+            cut at 0.5.
+        points, steps: points per mask per step, Adam steps (full batch of masks).
+
+    Returns:
+        The trained head (eval mode) for `subdivide`.
+    """
+    check_tensor(targets, "targets", ndim=4, shape="(K, 1, H, W)", dtype="float")
+    steps = check_int(steps, "steps")
+    torch.manual_seed(seed)
+    head = PointHead(features.shape[1], hidden)
+    opt = torch.optim.Adam(head.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        where = training_points(logits, points, generator=g)
+        truth = (point_sample(targets, where) >= 0.5).to(logits.dtype)
+        loss = F.binary_cross_entropy_with_logits(head(point_sample(features, where), point_sample(logits, where)),
+                                                  truth)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return head.eval()

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 from cvlab.models.pointrend import (
     PointHead,
+    fit_point_head,
     most_uncertain_points,
     point_sample,
     subdivide,
@@ -69,3 +70,19 @@ def test_subdivide_changes_only_the_selected_points():
         finer, selected = subdivide(logits, features, head, steps=2, points=20)
     assert finer.shape == (2, 1, 28, 28) and len(selected) == 2
     assert head(torch.randn(2, 5, 9), torch.randn(2, 1, 9)).shape == (2, 1, 9)
+
+
+def test_fit_point_head_learns_an_edge_the_coarse_mask_blurs():
+    # truth: a disk; coarse: the disk blurred to 7 x 7; features: the true mask itself at 28 x 28 (an oracle)
+    yy, xx = torch.meshgrid(torch.arange(28), torch.arange(28), indexing="ij")
+    truth = (((yy - 13.5) ** 2 + (xx - 13.5) ** 2) < 81).float()[None, None].repeat(4, 1, 1, 1)
+    coarse = (F.avg_pool2d(truth, 4) - 0.5) * 8
+    before = F.interpolate(coarse, scale_factor=4, mode="bilinear", align_corners=False)
+    head = fit_point_head(coarse, truth * 2 - 1, truth, points=32, steps=60, hidden=8)
+    with torch.no_grad():
+        after, _ = subdivide(coarse, truth * 2 - 1, head, steps=2, points=120)
+
+    def wrong(logits):
+        return int(((logits > 0) != (truth > 0.5)).sum())
+
+    assert wrong(after) < wrong(before)
