@@ -10,6 +10,7 @@ References: R. Girshick, "Fast R-CNN", 2015; K. He, G. Gkioxari, P. Dollar and R
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from cvlab._validate import check_same_shape, check_tensor
 from cvlab.ops.arithmetic import _pair
@@ -80,16 +81,15 @@ def roi_pool(
     x1, y1, x2, y2 = _round_half_away(rois[:, 1:] * spatial_scale).long().unbind(1)
     rows, row_ok = _pool_bins(y1, y2, ph, h, input.dtype)  # (K, ph, Lh)
     cols, col_ok = _pool_bins(x1, x2, pw, w, input.dtype)  # (K, pw, Lw)
-    neg = input.new_tensor(float("-inf"))
-    # columns first, then rows: the max lands on the first maximum in row-major order, like torchvision's loop
-    feat = input[idx]  # (K, C, H, W)
     lh, lw = rows.shape[2], cols.shape[2]
-    g = feat.gather(3, cols.view(k, 1, 1, pw * lw).expand(k, c, h, pw * lw)).view(k, c, h, pw, lw)
-    g = torch.where(col_ok.view(k, 1, 1, pw, lw), g, neg).max(dim=4).values  # (K, C, H, pw)
-    r = g.gather(2, rows.view(k, 1, ph * lh, 1).expand(k, c, ph * lh, pw)).view(k, c, ph, lh, pw)
-    out = torch.where(row_ok.view(k, 1, ph, lh, 1), r, neg).max(dim=3).values  # (K, C, ph, pw)
-    empty = (~row_ok.any(2)).view(k, 1, ph, 1) | (~col_ok.any(2)).view(k, 1, 1, pw)
-    return torch.where(empty, out.new_zeros(()), out)
+    index = (idx.view(k, 1, 1, 1, 1) * h + rows.view(k, ph, 1, lh, 1)) * w + cols.view(k, 1, pw, 1, lw)
+    ok = row_ok.view(k, ph, 1, lh, 1) & col_ok.view(k, 1, pw, 1, lw)  # (K, ph, pw, Lh, Lw): the bins' pixels
+    counts = ok.flatten(3).sum(-1).flatten()
+    # one bag per bin, its pixels in row-major order: the max (and its gradient) goes to the first maximum, as in
+    # torchvision's loop; an empty bag gives 0
+    table = input.permute(0, 2, 3, 1).reshape(n * h * w, c)
+    values = F.embedding_bag(index.expand_as(ok)[ok], table, counts.cumsum(0) - counts, mode="max")
+    return values.view(k, ph, pw, c).permute(0, 3, 1, 2)
 
 
 def _pool_bins(start: torch.Tensor, end: torch.Tensor, bins: int, size: int, dtype: torch.dtype):
@@ -115,7 +115,14 @@ def bilinear_sample(input: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> to
     check_tensor(y, "y", dtype="float", finite=True)
     check_tensor(x, "x", dtype="float", finite=True)
     check_same_shape(y, x, "y", "x")
-    return _sample_batched(input[None], torch.zeros(y.shape[:1], dtype=torch.long, device=input.device), y, x)
+    c, h, w = input.shape
+    iy, wy = _taps(y.reshape(-1), h)  # (S, 2)
+    ix, wx = _taps(x.reshape(-1), w)
+    index = (iy[:, :, None] * w + ix[:, None, :]).flatten(1)  # (S, 4) the four neighbours
+    weight = (wy[:, :, None] * wx[:, None, :]).flatten(1)
+    table = input.permute(1, 2, 0).reshape(h * w, c)
+    values = F.embedding_bag(index, table, mode="sum", per_sample_weights=weight)  # (S, C)
+    return values.t().reshape(c, *y.shape)
 
 
 def roi_align(
@@ -128,9 +135,10 @@ def roi_align(
 ) -> torch.Tensor:
     """RoIAlign: the mean of ``sampling_ratio x sampling_ratio`` bilinear samples in each of the output bins.
 
-    Computed as ``A_y @ F @ A_x.T`` per RoI, with ``A_y`` (h x H) and ``A_x`` (w x W) the per-axis means of the
-    samples' bilinear weights: the same numbers as sampling point by point (see `bilinear_sample`), as matrix
-    products.
+    Each bin is a weighted sum of feature vectors: its samples' four neighbours with the bilinear weights (zero for
+    samples more than a pixel outside the map, see `bilinear_sample`) divided by the number of samples, computed by
+    one compiled ``torch.nn.functional.embedding_bag`` over the channels-last map per number of samples per bin
+    (one call when ``sampling_ratio > 0``); the same terms as torchvision's loop, no dense intermediate.
 
     Args:
         input (Tensor[N, C, H, W]): floating feature map.
@@ -146,18 +154,42 @@ def roi_align(
     rois, idx, ph, pw = _check_roi_args(input, boxes, output_size)
     n, c, h, w = input.shape
     k = rois.shape[0]
+    out = input.new_zeros(k, c, ph, pw)
     if k == 0:
-        return input.new_zeros(0, c, ph, pw)
+        return out
     off = 0.5 if aligned else 0.0
     x1, y1, x2, y2 = (rois[:, 1:] * spatial_scale - off).unbind(1)
-    ay = _align_weights(y1, y2, ph, h, sampling_ratio, aligned)  # (K, ph, H)
-    ax = _align_weights(x1, x2, pw, w, sampling_ratio, aligned)  # (K, pw, W)
-    out = input.new_empty(k, ph, c, pw)
-    for b in torch.unique(idx).tolist():  # one pair of matrix products per image, all its RoIs at once
-        sel = torch.nonzero(idx == b).flatten()
-        rows = ay[sel].reshape(-1, h) @ input[b].transpose(0, 1).reshape(h, c * w)  # (K_b * ph, C * W)
-        out[sel] = torch.bmm(rows.view(-1, ph * c, w), ax[sel].transpose(1, 2)).view(-1, ph, c, pw)
-    return out.permute(0, 2, 1, 3)
+    ys, gy = _sample_positions(y1, y2, ph, sampling_ratio, aligned)  # (K, ph, Gy), (K,)
+    xs, gx = _sample_positions(x1, x2, pw, sampling_ratio, aligned)  # (K, pw, Gx), (K,)
+    iy, wy = _taps(ys, h)  # (K, ph, Gy, 2)
+    ix, wx = _taps(xs, w)
+    table = input.permute(0, 2, 3, 1).reshape(n * h * w, c)
+    keys, group = torch.unique(torch.stack([gy, gx], 1), dim=0, return_inverse=True)
+    for g, (ny, nx) in enumerate(keys.tolist()):  # a loop over the numbers of samples per bin, never over RoIs
+        if ny == 0 or nx == 0:  # an empty RoI with adaptive sampling: no samples, 0 (as torchvision)
+            continue
+        sel = torch.nonzero(group == g).flatten()
+        m = len(sel)
+        rows = (iy[sel, :, :ny] + (idx[sel] * h).view(m, 1, 1, 1)).reshape(m, ph, 1, 2 * ny, 1)
+        cols = ix[sel, :, :nx].reshape(m, 1, pw, 1, 2 * nx)
+        index = (rows * w + cols).reshape(m * ph * pw, 4 * ny * nx)
+        weight = wy[sel, :, :ny].reshape(m, ph, 1, 2 * ny, 1) * wx[sel, :, :nx].reshape(m, 1, pw, 1, 2 * nx)
+        weight = weight.reshape(m * ph * pw, 4 * ny * nx) / (ny * nx)
+        values = F.embedding_bag(index, table, mode="sum", per_sample_weights=weight)  # (m * ph * pw, C)
+        out[sel] = values.view(m, ph, pw, c).permute(0, 3, 1, 2)
+    return out
+
+
+def _taps(pos: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two pixels ``(..., 2)`` a bilinear sample at ``pos`` reads along one axis, and their weights, by
+    torchvision's RoIAlign rule: within one pixel of the map clamped onto its border, further out weight 0."""
+    inside = ((pos >= -1) & (pos <= size)).to(pos.dtype)
+    p = pos.clamp(min=0)
+    lo = p.floor().long().clamp(max=size - 1)
+    p = torch.where(lo >= size - 1, lo.to(p.dtype), p)
+    hi = (lo + 1).clamp(max=size - 1)
+    frac = (p - lo) * inside
+    return torch.stack([lo, hi], -1), torch.stack([inside - frac, frac], -1)
 
 
 def _sample_positions(
@@ -176,53 +208,3 @@ def _sample_positions(
     j = torch.arange(most, device=dev, dtype=dt).view(1, 1, most)
     n = grid.to(dt).clamp(min=1).view(k, 1, 1)
     return start.view(k, 1, 1) + i * step.view(k, 1, 1) + (j + 0.5) * step.view(k, 1, 1) / n, grid
-
-
-def _align_weights(
-    start: torch.Tensor, end: torch.Tensor, bins: int, size: int, sampling_ratio: int, aligned: bool
-) -> torch.Tensor:
-    """RoIAlign along one axis as a matrix ``(K, bins, size)``: row ``i`` averages the bilinear weights of bin
-    ``i``'s samples.
-
-    Bilinear interpolation and the out-of-map rule act on y and x separately, so the 2-D mean of samples per bin is
-    ``A_y @ F @ A_x.T`` (exactly torchvision's sum, in another order).
-    """
-    pos, grid = _sample_positions(start, end, bins, sampling_ratio, aligned)
-    k, most, dt = pos.shape[0], pos.shape[2], pos.dtype
-    j = torch.arange(most, device=pos.device).view(1, 1, most)
-    n = grid.to(dt).clamp(min=1).view(k, 1, 1)
-    real = (j < grid.view(k, 1, 1)) & (pos >= -1) & (pos <= size)  # a sample past one pixel outside gives 0
-    p = pos.clamp(min=0)
-    lo = p.floor().long().clamp(max=size - 1)
-    p = torch.where(lo >= size - 1, lo.to(dt), p)  # within a pixel of the far border: clamp onto it
-    hi = (lo + 1).clamp(max=size - 1)
-    frac = p - lo
-    scale = real.to(dt) / n
-    weights = torch.zeros(k, bins, size, device=pos.device, dtype=dt)
-    weights.scatter_add_(2, lo, (1 - frac) * scale)
-    return weights.scatter_add_(2, hi, frac * scale)
-
-
-def _sample_batched(input: torch.Tensor, idx: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Bilinear samples of image ``idx[k]`` at ``y[k], x[k]``: Tensor[C, K, ...] (see `bilinear_sample`)."""
-    n, c, h, w = input.shape
-    outside = (y < -1) | (y > h) | (x < -1) | (x > w)
-    y = y.clamp(min=0)
-    x = x.clamp(min=0)
-    y0 = y.floor().long().clamp(max=h - 1)
-    x0 = x.floor().long().clamp(max=w - 1)
-    y = torch.where(y0 >= h - 1, y0.to(y.dtype), y)
-    x = torch.where(x0 >= w - 1, x0.to(x.dtype), x)
-    y1 = (y0 + 1).clamp(max=h - 1)
-    x1 = (x0 + 1).clamp(max=w - 1)
-    ly, lx = y - y0, x - x0
-    hy, hx = 1 - ly, 1 - lx
-    flat = input.permute(1, 0, 2, 3).reshape(c, n * h * w)
-    base = (idx * h * w).view(-1, *([1] * (y.dim() - 1)))
-
-    def at(yy: torch.Tensor, xx: torch.Tensor) -> torch.Tensor:
-        return flat[:, (base + yy * w + xx).flatten()].view(c, *yy.shape)
-
-    out = hy * hx * at(y0, x0) + hy * lx * at(y0, x1) + ly * hx * at(y1, x0) + ly * lx * at(y1, x1)
-    return out * (~outside).to(out.dtype)
-

@@ -1,0 +1,176 @@
+"""PointRend's idea on a coarse mask: spend the computation on the few points where the mask is unsure.
+
+A coarse mask (say 14 x 14 from a Mask R-CNN head) is right almost everywhere except near the object's boundary.
+PointRend picks the points whose probability is closest to 0.5 (|p - 0.5| smallest) and re-predicts only those
+with a small point head (an MLP on features sampled at the point, plus the coarse prediction there):
+
+- training: draw ``k * N`` random points, keep the ``beta * N`` most uncertain of them and ``(1 - beta) * N``
+  uniform random points (`training_points`; the paper uses k = 3, beta = 0.75);
+- inference, adaptive subdivision: upsample the mask 2x bilinearly, re-predict the ``N`` most uncertain points
+  of the finer grid, repeat (`subdivide`).
+
+Points are ``(x, y)`` in [0, 1] over the mask (``grid_sample``'s ``align_corners=False`` convention: a pixel's
+centre is ``(i + 0.5) / size``).
+
+Reference: A. Kirillov, Y. Wu, K. He and R. Girshick, "PointRend: Image Segmentation as Rendering", CVPR 2020.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from cvlab._validate import check_int, check_number, check_tensor
+
+__all__ = ["uncertainty", "point_sample", "most_uncertain_points", "training_points", "PointHead", "subdivide",
+           "fit_point_head"]
+
+
+def uncertainty(logits: Tensor) -> Tensor:
+    """``-|logit|``: highest where the probability is 0.5 (the order of ``-|p - 0.5|``, as the sigmoid is
+    monotone). Same shape as ``logits``."""
+    check_tensor(logits, "logits", dtype="float")
+    return -logits.abs()
+
+
+def point_sample(maps: Tensor, points: Tensor) -> Tensor:
+    """Bilinear values of ``maps`` (Tensor[K, C, H, W]) at ``points`` (Tensor[K, N, 2], ``(x, y)`` in [0, 1]):
+    Tensor[K, C, N]. Within half a pixel of the border the border pixel is read (no zero padding, which would make
+    every mask uncertain at its edge)."""
+    check_tensor(maps, "maps", ndim=4, shape="(K, C, H, W)", dtype="float")
+    check_tensor(points, "points", ndim=3, shape="(K, N, 2)", dtype="float", finite=True)
+    if points.shape[0] != maps.shape[0] or points.shape[2] != 2:
+        raise ValueError(f"points: expected shape ({maps.shape[0]}, N, 2), got {tuple(points.shape)}")
+    grid = (2 * points - 1).unsqueeze(2).to(maps.dtype)  # (K, N, 1, 2) in [-1, 1]
+    return F.grid_sample(maps, grid, mode="bilinear", padding_mode="border", align_corners=False)[..., 0]
+
+
+def most_uncertain_points(logits: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """The ``n`` most uncertain pixels of each mask (ties: the lower flat index first).
+
+    Args:
+        logits (Tensor[K, 1, H, W]): mask logits.
+        n (int): points per mask (at most H * W).
+
+    Returns:
+        ``(index, points)``: flat pixel indices Tensor[K, n] (int64, row-major) and their centres Tensor[K, n, 2]
+        ``(x, y)`` in [0, 1].
+    """
+    check_tensor(logits, "logits", ndim=4, shape="(K, 1, H, W)", dtype="float")
+    k, _, h, w = logits.shape
+    n = check_int(n, "n")
+    if n > h * w:
+        raise ValueError(f"n: expected at most {h * w} (H * W), got {n}")
+    u = uncertainty(logits).flatten(1)
+    index = torch.sort(u, dim=1, descending=True, stable=True).indices[:, :n]
+    x = ((index % w).to(logits.dtype) + 0.5) / w
+    y = ((index // w).to(logits.dtype) + 0.5) / h
+    return index, torch.stack([x, y], -1)
+
+
+def training_points(
+    logits: Tensor, n: int, *, oversample: int = 3, importance: float = 0.75, generator: torch.Generator | None = None
+) -> Tensor:
+    """PointRend's training points: ``importance * n`` most uncertain of ``oversample * n`` uniform random ones,
+    plus ``n - importance * n`` more uniform random points.
+
+    Args:
+        logits (Tensor[K, 1, H, W]): coarse mask logits (the uncertainty is read bilinearly at the candidates).
+        n (int): points per mask.
+        oversample (int): k, candidates per point (k = 1 with importance 0 is uniform sampling).
+        importance (float): beta in [0, 1], share of the points chosen by uncertainty.
+        generator: for the random draws (on the CPU).
+
+    Returns:
+        Tensor[K, n, 2] of ``(x, y)`` in [0, 1], in the logits' dtype and device.
+    """
+    check_tensor(logits, "logits", ndim=4, shape="(K, 1, H, W)", dtype="float")
+    n, oversample = check_int(n, "n"), check_int(oversample, "oversample")
+    importance = check_number(importance, "importance", minimum=0.0, maximum=1.0)
+    k = logits.shape[0]
+    picked = int(importance * n)
+    candidates = torch.rand(k, oversample * n, 2, generator=generator).to(logits)
+    u = uncertainty(point_sample(logits, candidates))[:, 0]  # (K, k * n)
+    top = torch.topk(u, picked, dim=1).indices
+    chosen = torch.gather(candidates, 1, top[..., None].expand(k, picked, 2))
+    rest = torch.rand(k, n - picked, 2, generator=generator).to(logits)
+    return torch.cat([chosen, rest], 1)
+
+
+class PointHead(nn.Module):
+    """The point head: a 3-layer MLP (1x1 convs over points) on ``[fine features, coarse logit]`` at each point,
+    the coarse logit fed again to every layer as in the paper. ``(K, C, N)``, ``(K, 1, N)`` -> logits ``(K, 1, N)``.
+    """
+
+    def __init__(self, in_channels: int, hidden: int = 32) -> None:
+        super().__init__()
+        in_channels, hidden = check_int(in_channels, "in_channels"), check_int(hidden, "hidden")
+        self.layers = nn.ModuleList([nn.Conv1d(in_channels + 1, hidden, 1), nn.Conv1d(hidden + 1, hidden, 1)])
+        self.out = nn.Conv1d(hidden + 1, 1, 1)
+
+    def forward(self, features: Tensor, coarse: Tensor) -> Tensor:
+        x = features
+        for layer in self.layers:
+            x = F.relu(layer(torch.cat([x, coarse], 1)))
+        return self.out(torch.cat([x, coarse], 1))
+
+
+def subdivide(logits: Tensor, features: Tensor, head: nn.Module, steps: int, points: int) -> tuple[Tensor, list]:
+    """Adaptive subdivision: ``steps`` times, upsample the mask 2x bilinearly and re-predict its ``points`` most
+    uncertain pixels with ``head`` (the rest keep the upsampled value).
+
+    Args:
+        logits (Tensor[K, 1, H, W]): coarse mask logits.
+        features (Tensor[K, C, H', W']): fine features over the same boxes, sampled bilinearly at the points.
+        head: maps ``(features at points (K, C, N), coarse logits at points (K, 1, N))`` to ``(K, 1, N)``.
+        steps (int): subdivisions; the result is ``(K, 1, H * 2**steps, W * 2**steps)``.
+        points (int): points re-predicted per step (at most the finer grid's size).
+
+    Returns:
+        ``(logits, selected)``: the refined logits and, per step, the flat indices Tensor[K, points] it refined.
+    """
+    check_tensor(features, "features", ndim=4, shape="(K, C, H, W)", dtype="float")
+    steps = check_int(steps, "steps")
+    selected = []
+    for _ in range(steps):
+        logits = F.interpolate(logits, scale_factor=2, mode="bilinear", align_corners=False)
+        k, _, h, w = logits.shape
+        index, where = most_uncertain_points(logits, points)
+        refined = head(point_sample(features, where), point_sample(logits, where))  # (K, 1, N)
+        logits = logits.flatten(1).scatter(1, index, refined[:, 0]).view(k, 1, h, w)
+        selected.append(index)
+    return logits, selected
+
+
+def fit_point_head(
+    logits: Tensor, features: Tensor, targets: Tensor, *, points: int = 64, steps: int = 200, hidden: int = 32,
+    lr: float = 3e-3, seed: int = 0,
+) -> PointHead:
+    """Train a `PointHead` on PointRend's `training_points` of coarse masks (binary cross-entropy at the points).
+
+    Args:
+        logits (Tensor[K, 1, H, W]): coarse mask logits (fixed; the coarse head is not trained here).
+        features (Tensor[K, C, H', W']): fine features over the same boxes.
+        targets (Tensor[K, 1, H'', W'']): true masks in the boxes (0/1 floats), read bilinearly at the points and
+            cut at 0.5.
+        points, steps: points per mask per step, Adam steps (full batch of masks).
+
+    Returns:
+        The trained head (eval mode) for `subdivide`.
+    """
+    check_tensor(targets, "targets", ndim=4, shape="(K, 1, H, W)", dtype="float")
+    steps = check_int(steps, "steps")
+    torch.manual_seed(seed)
+    head = PointHead(features.shape[1], hidden)
+    opt = torch.optim.Adam(head.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        where = training_points(logits, points, generator=g)
+        truth = (point_sample(targets, where) >= 0.5).to(logits.dtype)
+        loss = F.binary_cross_entropy_with_logits(head(point_sample(features, where), point_sample(logits, where)),
+                                                  truth)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return head.eval()
