@@ -33,7 +33,8 @@ from cvlab.models.fcn import FCN, SegNet
 from cvlab.models.unet import EncoderDecoder, UNet
 
 __all__ = ["SegRecipe", "RECIPES", "SEEDS", "TEST_SCENES", "WEIGHTS_DIR", "build_model", "train_recipe",
-           "load_pretrained", "save_half", "score_seeds"]
+           "load_pretrained", "save_half", "score_seeds", "shipped_seeds",
+           "mean_sd"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 NUM_CLASSES = 7
@@ -86,7 +87,48 @@ class SegRecipe:
         return self.epochs * -(-self.n_train // self.batch_size)
 
 
-_SHIPPED: dict[str, tuple[dict, str]] = {}  # name -> (reached, sha256), filled in when the files are made
+_SHIPPED: dict[str, tuple[dict, str]] = {  # name -> (reached, sha256), printed by the command line when made
+    "unet_s0": (
+        {"miou": 0.5833, "boundary_iou": 0.4586, "pixel_acc": 0.8918, "train_cpu_s": 115.9, "render_cpu_s": 2.5},
+        "de1eed1612caa4d3511bb92578b01d0246360fcf4cd37b94d3ee6eb03091738e",
+    ),
+    "unet_s1": (
+        {"miou": 0.4831, "boundary_iou": 0.3861, "pixel_acc": 0.8634, "train_cpu_s": 111.0, "render_cpu_s": 2.7},
+        "fa0bfb7617e6561d7fb5dd09392b5a7c30f1213bcfe43242a4497c59af47b5f3",
+    ),
+    "unet_s2": (
+        {"miou": 0.4586, "boundary_iou": 0.3768, "pixel_acc": 0.853, "train_cpu_s": 102.0, "render_cpu_s": 2.9},
+        "c21c00e7486fab96d059adcafa91c5f4184cac2a28423b04f0cd95084682423d",
+    ),
+    "noskip_s0": (
+        {"miou": 0.4489, "boundary_iou": 0.347, "pixel_acc": 0.8498, "train_cpu_s": 111.8, "render_cpu_s": 2.5},
+        "5bfd518fb727b099e5f32983f17549b105d28871d330327eebd8c6e4d83ea809",
+    ),
+    "fcn32s_s0": (
+        {"miou": 0.4103, "boundary_iou": 0.1749, "pixel_acc": 0.7539, "train_cpu_s": 29.1, "render_cpu_s": 2.6},
+        "c8ef8d5181574c01719a39d334ad93df34cdee60b0a2691e598b11f3f7148083",
+    ),
+    "fcn32s_s1": (
+        {"miou": 0.411, "boundary_iou": 0.1739, "pixel_acc": 0.7576, "train_cpu_s": 28.6, "render_cpu_s": 2.8},
+        "3438093bd946b31c30c93bfa106bedf6d05e16b19ed742c4180488008099d998",
+    ),
+    "fcn16s_s0": (
+        {"miou": 0.5293, "boundary_iou": 0.2639, "pixel_acc": 0.8446, "train_cpu_s": 28.2, "render_cpu_s": 2.8},
+        "0d88b30112d6bde7234ad8e9b63f3dc2a107f4da056612484bb1ab2c81b08131",
+    ),
+    "fcn8s_s0": (
+        {"miou": 0.5651, "boundary_iou": 0.3193, "pixel_acc": 0.8627, "train_cpu_s": 27.5, "render_cpu_s": 2.6},
+        "4c6186db92d54a8fec087646b06678d8c84e377c8d4eb5865f65a99cca1d1c4f",
+    ),
+    "fcn8s_s1": (
+        {"miou": 0.5332, "boundary_iou": 0.3058, "pixel_acc": 0.8498, "train_cpu_s": 25.9, "render_cpu_s": 2.6},
+        "05fe2a3833c3d6a8084b3fac7025f1257a988b0e76aa82815c19bbb420687ffe",
+    ),
+    "segnet_s0": (
+        {"miou": 0.4395, "boundary_iou": 0.2926, "pixel_acc": 0.8248, "train_cpu_s": 51.0, "render_cpu_s": 2.8},
+        "39a8454c100347f0022db965b524a48aab9ddcc81b22f55b3cabbe2f1dfc5aba",
+    ),
+}
 
 RECIPES: dict[str, SegRecipe] = {
     f"{model}_s{seed}": SegRecipe(model, seed, reached=_SHIPPED.get(f"{model}_s{seed}", ({}, ""))[0],
@@ -161,24 +203,39 @@ def load_pretrained(name: str) -> nn.Module:
     return model.eval()
 
 
-def score_seeds(model: str, test: tuple[Tensor, Tensor], seeds: Sequence[int] = SEEDS) -> dict[str, Tensor]:
+def shipped_seeds(model: str) -> tuple[int, ...]:
+    """The seeds of :data:`SEEDS` whose weights ``"<model>_s<seed>"`` are shipped (have a recorded sha256)."""
+    check_choice(model, "model", tuple(_MODELS))
+    return tuple(seed for seed in SEEDS if RECIPES[f"{model}_s{seed}"].sha256)
+
+
+def score_seeds(model: str, test: tuple[Tensor, Tensor], seeds: Sequence[int] | None = None) -> dict[str, Tensor]:
     """The :func:`~cvlab.models.evaluate.score` of the shipped weights ``"<model>_s<seed>"`` for each seed.
 
     Args:
         model (str): a model of the recipes (``"unet"``, ``"fcn8s"``, ...).
         test: ``(images Tensor[N, 3, H, W], labels Tensor[N, H, W])``, e.g. ``scene_tensors("test", TEST_SCENES)``.
-        seeds (ints): which seeds.
+        seeds (ints, optional): which seeds; default :func:`shipped_seeds`.
 
     Returns:
         dict: ``miou``, ``boundary_iou``, ``pixel_acc`` -> float64 Tensor[len(seeds)], one score per seed.
     """
     check_choice(model, "model", tuple(_MODELS))
+    seeds = shipped_seeds(model) if seeds is None else tuple(seeds)
     images, labels = test
     check_tensor(images, "test images", ndim=4, shape="(N, 3, H, W)", dtype="float")
     check_tensor(labels, "test labels", ndim=3, shape="(N, H, W)", dtype="int")
     runs = [score(predict(load_pretrained(f"{model}_s{seed}"), images.cpu()), labels.cpu(), NUM_CLASSES)
             for seed in seeds]
     return {key: torch.tensor([run[key] for run in runs], dtype=torch.float64) for key in runs[0]}
+
+
+def mean_sd(values: Tensor, fmt: str = ".3f") -> str:
+    """``"mean ± sd"`` of the scores of several seeds (sample sd), or ``"value (1 seed)"`` for a single one."""
+    check_tensor(values, "values", ndim=1, shape="(S,)", dtype="float")
+    if len(values) == 1:
+        return f"{float(values[0]):{fmt}} (1 seed)"
+    return f"{float(values.mean()):{fmt}} ± {float(values.std()):{fmt}}"
 
 
 def main(argv: list[str] | None = None) -> int:

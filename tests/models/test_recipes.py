@@ -63,3 +63,12 @@ def test_save_half_halves_floats_and_keeps_integer_buffers(tmp_path):
     assert state["head.weight"].dtype == torch.float16
     assert state["encoder.0.1.num_batches_tracked"].dtype == torch.int64
     assert set(state) == set(model.state_dict())
+
+
+def test_shipped_seeds_and_mean_sd():
+    assert recipes.shipped_seeds("unet") == tuple(s for s in recipes.SEEDS if RECIPES[f"unet_s{s}"].sha256)
+    assert 0 in recipes.shipped_seeds("fcn8s")
+    assert recipes.mean_sd(torch.tensor([0.5, 0.7])) == "0.600 ± 0.141"
+    assert recipes.mean_sd(torch.tensor([0.5]), ".2f") == "0.50 (1 seed)"
+    with pytest.raises(ValueError, match="model"):
+        recipes.shipped_seeds("unet_s0")
