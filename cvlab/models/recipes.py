@@ -112,9 +112,21 @@ _SHIPPED: dict[str, tuple[dict, str]] = {  # name -> (reached, sha256), printed 
         {"miou": 0.411, "boundary_iou": 0.1739, "pixel_acc": 0.7576, "train_cpu_s": 28.6, "render_cpu_s": 2.8},
         "3438093bd946b31c30c93bfa106bedf6d05e16b19ed742c4180488008099d998",
     ),
+    "fcn32s_s2": (
+        {"miou": 0.4116, "boundary_iou": 0.1739, "pixel_acc": 0.7569, "train_cpu_s": 28.1, "render_cpu_s": 3.0},
+        "d6216a76d4a5fbdee1e62f656e8fc098abc3914208d9673c0bfb7d6b4402e75e",
+    ),
     "fcn16s_s0": (
         {"miou": 0.5293, "boundary_iou": 0.2639, "pixel_acc": 0.8446, "train_cpu_s": 28.2, "render_cpu_s": 2.8},
         "0d88b30112d6bde7234ad8e9b63f3dc2a107f4da056612484bb1ab2c81b08131",
+    ),
+    "fcn16s_s1": (
+        {"miou": 0.518, "boundary_iou": 0.2659, "pixel_acc": 0.839, "train_cpu_s": 29.3, "render_cpu_s": 2.9},
+        "17e087e543aac12bca8bcc071ddcc2b4c2eca2d7c061a197edb58635a1c8c028",
+    ),
+    "fcn16s_s2": (
+        {"miou": 0.536, "boundary_iou": 0.2679, "pixel_acc": 0.8462, "train_cpu_s": 29.0, "render_cpu_s": 2.4},
+        "457a99fbae16cd4879a320cbb4eef611b9199294ccbfa064be26d0ec56ede812",
     ),
     "fcn8s_s0": (
         {"miou": 0.5651, "boundary_iou": 0.3193, "pixel_acc": 0.8627, "train_cpu_s": 27.5, "render_cpu_s": 2.6},
@@ -123,6 +135,10 @@ _SHIPPED: dict[str, tuple[dict, str]] = {  # name -> (reached, sha256), printed 
     "fcn8s_s1": (
         {"miou": 0.5332, "boundary_iou": 0.3058, "pixel_acc": 0.8498, "train_cpu_s": 25.9, "render_cpu_s": 2.6},
         "05fe2a3833c3d6a8084b3fac7025f1257a988b0e76aa82815c19bbb420687ffe",
+    ),
+    "fcn8s_s2": (
+        {"miou": 0.5726, "boundary_iou": 0.3079, "pixel_acc": 0.8647, "train_cpu_s": 28.7, "render_cpu_s": 2.8},
+        "2f3dd3dc25e2655f0fba4f5875b28ee534281cf243e48444a7e10a8b34a864cc",
     ),
     "segnet_s0": (
         {"miou": 0.4395, "boundary_iou": 0.2926, "pixel_acc": 0.8248, "train_cpu_s": 51.0, "render_cpu_s": 2.8},
