@@ -104,6 +104,14 @@ _SHIPPED: dict[str, tuple[dict, str]] = {  # name -> (reached, sha256), printed 
         {"miou": 0.4489, "boundary_iou": 0.347, "pixel_acc": 0.8498, "train_cpu_s": 111.8, "render_cpu_s": 2.5},
         "5bfd518fb727b099e5f32983f17549b105d28871d330327eebd8c6e4d83ea809",
     ),
+    "noskip_s1": (
+        {"miou": 0.5022, "boundary_iou": 0.3574, "pixel_acc": 0.8639, "train_cpu_s": 84.9, "render_cpu_s": 2.7},
+        "f5c13b6abcfd75eac52e9152aa15a59eb0cd7f5fc08466ee4202c0facfe169de",
+    ),
+    "noskip_s2": (
+        {"miou": 0.4497, "boundary_iou": 0.3442, "pixel_acc": 0.8499, "train_cpu_s": 71.3, "render_cpu_s": 2.8},
+        "26e95559b5265e93cc2ff4c7ecb4c29b60501d56749427aa01b2429a4aa7e246",
+    ),
     "fcn32s_s0": (
         {"miou": 0.4103, "boundary_iou": 0.1749, "pixel_acc": 0.7539, "train_cpu_s": 29.1, "render_cpu_s": 2.6},
         "c8ef8d5181574c01719a39d334ad93df34cdee60b0a2691e598b11f3f7148083",
