@@ -14,7 +14,7 @@ __all__ += ["DnCNN", "EDSR"]
 
 # --- segmentation models (issue 10, unit 3) ---
 from cvlab.models.dilated import CONTEXT_DILATIONS, ContextModule  # noqa: E402
-from cvlab.models.fcn import FCN, FCN_VARIANTS, SegNet, VGGBackbone, bilinear_upsampler  # noqa: E402
+from cvlab.models.fcn import FCN, FCN_VARIANTS, PatchClassifier, SegNet, VGGBackbone, bilinear_upsampler  # noqa: E402
 from cvlab.models.receptive import input_gradient, receptive_field  # noqa: E402
 from cvlab.models.unet import EncoderDecoder, SizeStep, UNet, unet_valid_sizes  # noqa: E402
 
@@ -22,6 +22,7 @@ __all__ += [
     "FCN",
     "FCN_VARIANTS",
     "SegNet",
+    "PatchClassifier",
     "VGGBackbone",
     "bilinear_upsampler",
     "UNet",

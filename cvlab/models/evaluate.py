@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from time import perf_counter
+from time import perf_counter, process_time
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +20,8 @@ from cvlab.train import fit
 __all__ = [
     "stride_oracle",
     "forward_flops",
+    "sliding_window_logits",
+    "fully_convolutional_logits",
     "scene_tensors",
     "predict",
     "score",
@@ -77,6 +79,61 @@ def forward_flops(model: nn.Module, size: int, in_channels: int = 3) -> int:
     finally:
         model.train(was_training)
     return int(counter.get_total_flops())
+
+
+def _window_args(model: nn.Module, images: Tensor, patch: int) -> tuple[Tensor, int]:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    check_tensor(images, "images", ndim=4, shape="(N, C, H, W)", dtype="float")
+    patch = check_int(patch, "patch")
+    if patch % 2 == 0:
+        raise ValueError(f"patch: expected an odd window side (a centre pixel), got {patch}")
+    return F.pad(images, [patch // 2] * 4), patch
+
+
+@torch.no_grad()
+def sliding_window_logits(model: nn.Module, images: Tensor, patch: int, *, batch_size: int = 4096) -> Tensor:
+    """Label every pixel the pre-FCN way: cut the ``patch x patch`` window centred on it out of the zero-padded
+    image and classify that window alone, ``H W`` separate forward passes per image (batched).
+
+    Args:
+        model (nn.Module): a patch classifier, Tensor[B, C, patch, patch] -> Tensor[B, K, 1, 1] (e.g.
+            :class:`~cvlab.models.fcn.PatchClassifier`); run in eval mode, its mode restored.
+        images (Tensor[N, C, H, W]): floating images on the model's device.
+        patch (int): odd window side.
+        batch_size (int): windows per forward pass.
+
+    Returns:
+        Tensor[N, K, H, W]: the logits of each pixel's window. :func:`fully_convolutional_logits` gives the same
+        numbers (up to float rounding) from one pass over the padded image.
+    """
+    padded, patch = _window_args(model, images, patch)
+    batch_size = check_int(batch_size, "batch_size")
+    n, c, h, w = images.shape
+    windows = padded.unfold(2, patch, 1).unfold(3, patch, 1)  # (N, C, H, W, patch, patch), a view
+    windows = windows.permute(0, 2, 3, 1, 4, 5).reshape(n * h * w, c, patch, patch)
+    was_training = model.training
+    model.eval()
+    try:
+        scores = torch.cat([model(chunk).flatten(1) for chunk in windows.split(batch_size)])
+    finally:
+        model.train(was_training)
+    return scores.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+@torch.no_grad()
+def fully_convolutional_logits(model: nn.Module, images: Tensor, patch: int) -> Tensor:
+    """The same labelling as :func:`sliding_window_logits` in one pass: the patch classifier, made of
+    convolutions only, slides itself over the image zero-padded by ``patch // 2`` (FCN's observation), so
+    overlapping windows share their arithmetic. Same arguments (eval mode, mode restored) and result,
+    Tensor[N, K, H, W]."""
+    padded, patch = _window_args(model, images, patch)
+    was_training = model.training
+    model.eval()
+    try:
+        return model(padded)
+    finally:
+        model.train(was_training)
 
 
 def predict(model: nn.Module, images: Tensor, *, batch_size: int = 32) -> Tensor:
@@ -143,7 +200,8 @@ def train_and_score(
 
     Returns:
         dict: the :func:`score` entries plus ``params`` (trainable parameters), ``train_s`` (seconds of
-        training) and ``final_loss`` (mean training loss of the last epoch).
+        training), ``train_cpu_s`` (CPU seconds of this process during training, all threads) and
+        ``final_loss`` (mean training loss of the last epoch).
     """
     epochs, batch_size = check_int(epochs, "epochs"), check_int(batch_size, "batch_size")
     (x, y), (tx, ty) = train, test
@@ -155,12 +213,12 @@ def train_and_score(
     loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, generator=generator)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    start = perf_counter()
+    start, cpu_start = perf_counter(), process_time()
     history = fit(model, loader, loss_fn=F.cross_entropy, optimizer=optimizer, epochs=epochs, device=device,
                   seed=seed, progress=False, scheduler=scheduler)
-    seconds = perf_counter() - start
+    seconds, cpu_seconds = perf_counter() - start, process_time() - cpu_start
     pred = predict(model, tx)
     out = score(pred, ty, check_int(num_classes, "num_classes"))
     out.update(params=sum(p.numel() for p in model.parameters() if p.requires_grad), train_s=seconds,
-               final_loss=history.train_loss[-1])
+               train_cpu_s=cpu_seconds, final_loss=history.train_loss[-1])
     return out

@@ -25,7 +25,7 @@ from cvlab._validate import check_choice, check_int, check_tensor
 from cvlab.models.blocks import conv_block, match_size
 from cvlab.ops.upsampling import bilinear_kernel
 
-__all__ = ["VGGBackbone", "FCN", "SegNet", "bilinear_upsampler", "FCN_VARIANTS"]
+__all__ = ["VGGBackbone", "FCN", "SegNet", "PatchClassifier", "bilinear_upsampler", "FCN_VARIANTS"]
 
 FCN_VARIANTS = ("32s", "16s", "8s")
 _IMAGES = "(B, C, H, W)"
@@ -208,3 +208,48 @@ class SegNet(nn.Module):
         for i in reversed(range(5)):
             h = self.decoder[i](F.max_unpool2d(h, indices[i], 2, output_size=sizes[i]))
         return self.classifier(h)
+
+
+class PatchClassifier(nn.Module):
+    """The pre-FCN way to segment: classify the ``patch x patch`` window around a pixel, for every pixel.
+
+    Written so that the same weights are also *fully convolutional* (FCN's first idea): unpadded 3x3
+    conv-BN-ReLU layers (each trims 2 pixels), then the "fully connected" layer as a convolution whose kernel
+    covers what is left of the patch (``patch - 2 len(widths)`` pixels), ReLU, and a 1x1 score layer.
+    No pooling, so windows one pixel apart share all their arithmetic when the network slides itself.
+
+    Args:
+        num_classes (int): K.
+        patch (int): odd side of the window, larger than ``2 len(widths)``.
+        in_ch (int): input channels.
+        widths (ints): channels of the 3x3 layers.
+        hidden (int): channels of the fully connected layer.
+
+    ``forward(x)``: ``x`` Tensor[B, in_ch, H, W] with ``H, W >= patch`` -> logits Tensor[B, K, H - patch + 1,
+    W - patch + 1], the scores of every window; a single ``(B, in_ch, patch, patch)`` patch gives ``(B, K, 1, 1)``.
+    See :func:`cvlab.models.evaluate.sliding_window_logits` for both ways of labelling a whole image.
+    """
+
+    def __init__(
+        self, num_classes: int, patch: int = 17, *, in_ch: int = 3, widths: Sequence[int] = (16, 32, 32, 32),
+        hidden: int = 64,
+    ):
+        super().__init__()
+        self.num_classes = check_int(num_classes, "num_classes")
+        self.patch, in_ch, hidden = check_int(patch, "patch"), check_int(in_ch, "in_ch"), check_int(hidden, "hidden")
+        if not isinstance(widths, Sequence) or not widths:
+            raise ValueError(f"widths: expected a non-empty sequence of channel counts, got {widths!r}")
+        widths = tuple(check_int(w, "widths") for w in widths)
+        rest = self.patch - 2 * len(widths)
+        if self.patch % 2 == 0 or rest < 1:
+            raise ValueError(f"patch: expected an odd size larger than 2 x {len(widths)} (the 3x3 layers), got {patch}")
+        chans = (in_ch, *widths)
+        self.features = nn.Sequential(*(conv_block(chans[i], chans[i + 1], 1, padding=0) for i in range(len(widths))))
+        self.fc = nn.Sequential(nn.Conv2d(chans[-1], hidden, rest), nn.ReLU(inplace=True))
+        self.score = nn.Conv2d(hidden, self.num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_tensor(x, "x", ndim=4, shape=_IMAGES, dtype="float")
+        if min(x.shape[-2:]) < self.patch:
+            raise ValueError(f"x: expected H, W >= patch = {self.patch}, got {tuple(x.shape)}")
+        return self.score(self.fc(self.features(x)))

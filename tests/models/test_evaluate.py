@@ -1,17 +1,21 @@
 
 import numpy as np
+import pytest
 import torch
 from scipy import ndimage
 
 from cvlab.data import SceneDataset
 from cvlab.models.evaluate import (
     forward_flops,
+    fully_convolutional_logits,
     predict,
     scene_tensors,
     score,
+    sliding_window_logits,
     stride_oracle,
     train_and_score,
 )
+from cvlab.models.fcn import PatchClassifier
 from cvlab.models.unet import UNet
 
 
@@ -67,3 +71,22 @@ def test_forward_flops_counts_a_convolutions_multiply_adds():
     conv = torch.nn.Conv2d(3, 4, 3, padding=1)
     assert forward_flops(conv, 8) == 2 * 3 * 4 * 9 * 8 * 8
     assert conv.training  # the mode is restored
+
+
+def test_sliding_window_and_fully_convolutional_labelling_agree():
+    torch.manual_seed(0)
+    model = PatchClassifier(4, 7, widths=(3, 5), hidden=6).train()
+    with torch.no_grad():  # non-trivial batch-norm statistics: eval mode must be used by both
+        model(torch.rand(8, 3, 20, 20))
+    images = torch.rand(2, 3, 11, 6)
+    slow = sliding_window_logits(model, images, 7, batch_size=13)
+    fast = fully_convolutional_logits(model, images, 7)
+    assert slow.shape == fast.shape == (2, 4, 11, 6) and model.training
+    torch.testing.assert_close(slow, fast, rtol=1e-5, atol=1e-5)
+    # pixel (r, c) is the class of its own window, cut by hand from the zero-padded image
+    padded = torch.nn.functional.pad(images, [3] * 4)
+    with torch.no_grad():
+        one = model.eval()(padded[1:2, :, 4:11, 2:9]).flatten()
+    torch.testing.assert_close(slow[1, :, 4, 2], one)
+    with pytest.raises(ValueError, match="patch: expected an odd"):
+        sliding_window_logits(model, images, 6)

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cvlab.models.fcn import FCN, FCN_VARIANTS, SegNet, VGGBackbone, bilinear_upsampler
+from cvlab.models.fcn import FCN, FCN_VARIANTS, PatchClassifier, SegNet, VGGBackbone, bilinear_upsampler
 from cvlab.ops import max_unpool
 
 SMALL = {"widths": (4, 4, 8, 8, 8), "convs": (1, 1, 1, 1, 1)}
@@ -85,3 +85,15 @@ def test_float64_and_bad_arguments():
         FCN(3, widths=(4, 4))
     with pytest.raises(TypeError, match="x"):
         model(torch.zeros(1, 3, 8, 8, dtype=torch.long))
+
+
+def test_patch_classifier_scores_one_patch_or_every_window():
+    model = PatchClassifier(5, 9, widths=(4, 4), hidden=8)
+    assert model(torch.rand(3, 3, 9, 9)).shape == (3, 5, 1, 1)
+    assert model(torch.rand(2, 3, 20, 13)).shape == (2, 5, 12, 5)
+    with pytest.raises(ValueError, match="patch"):
+        PatchClassifier(5, 8, widths=(4, 4))
+    with pytest.raises(ValueError, match="patch"):
+        PatchClassifier(5, 3, widths=(4, 4))
+    with pytest.raises(ValueError, match="x: expected H, W >= patch"):
+        model(torch.rand(1, 3, 8, 30))
