@@ -471,7 +471,7 @@ class PatchDataset(torch.utils.data.Dataset):
 
 
 # ----------------------------------------------------------------------------------------------- classical methods
-DENOISERS: tuple[str, ...] = ("gaussian", "tv", "bilateral", "nl_means")
+DENOISERS: tuple[str, ...] = ("gaussian", "tv", "bilateral", "wavelet", "nl_means")
 """Classical denoisers of :func:`classical_denoise`, all from scikit-image."""
 
 
@@ -485,10 +485,10 @@ def classical_denoise(noisy: Tensor, method: str, sigma: float) -> Tensor:
     - ``"tv"``: ``skimage.restoration.denoise_tv_chambolle``, ``weight = 0.9 s``;
     - ``"bilateral"``: ``denoise_bilateral`` on the input clipped to [0, 1], ``sigma_color = 0.5 s``,
       ``sigma_spatial = 3`` pixels;
+    - ``"wavelet"``: ``denoise_wavelet`` (needs PyWavelets), Haar (``"db1"``) wavelets, BayesShrink soft
+      thresholds, in YCbCr, given ``sigma = s``;
     - ``"nl_means"``: ``denoise_nl_means``, 5 x 5 patches searched within 13 x 13, fast mode, ``h = 0.6 s``,
       given ``sigma = s``.
-
-    ``denoise_wavelet`` is not among them: it needs PyWavelets, which cvlab does not depend on.
 
     Args:
         noisy (Tensor[B, 3, H, W] or Tensor[3, H, W]): noisy image(s), floating (values may leave [0, 1]).
@@ -513,6 +513,9 @@ def classical_denoise(noisy: Tensor, method: str, sigma: float) -> Tensor:
         if method == "bilateral":
             return restoration.denoise_bilateral(np.clip(image, 0, 1), sigma_color=0.5 * s,
                                                  sigma_spatial=3, channel_axis=-1)
+        if method == "wavelet":
+            return restoration.denoise_wavelet(image, sigma=s, wavelet="db1", method="BayesShrink",
+                                               convert2ycbcr=True, rescale_sigma=True, channel_axis=-1)
         return restoration.denoise_nl_means(image, h=0.6 * s, sigma=s, patch_size=5, patch_distance=6,
                                             fast_mode=True, channel_axis=-1)
 
@@ -584,8 +587,9 @@ class Recipe:
 
     Attributes:
         model (str): ``"dncnn"`` or ``"edsr"``; ``model_args`` are its keyword arguments.
-        degradation (str): ``"noise"`` (``add_gaussian_noise`` with ``sigma``) or ``"downsample"``
-            (:func:`downsample` by ``model_args["scale"]``).
+        degradation (str): ``"noise"`` (``add_gaussian_noise`` with ``sigma``), ``"downsample"``
+            (:func:`downsample` by ``model_args["scale"]``) or ``"motion_blur"`` (:func:`blur_and_noise` with
+            ``motion_kernel(blur_length, blur_angle)`` and noise ``sigma``).
         loss (str): ``"mse"`` or ``"l1"`` (EDSR's choice).
         reached (dict): test-split scores of the shipped weights (mean PSNR in dB on ``load_split("test", 2)``,
             noise seeds 0, 1, 2), recorded when they were made.
@@ -596,6 +600,8 @@ class Recipe:
     model_args: dict = field(default_factory=dict)
     degradation: str = "noise"
     sigma: float = 25.0
+    blur_length: int = 9
+    blur_angle: float = 30.0
     patch_size: int = 40
     batch_size: int = 16
     steps: int = 1000
@@ -619,6 +625,12 @@ RECIPES: dict[str, Recipe] = {
         reached={"test_psnr": 32.24, "test_ssim": 0.934, "train_min": 22},
         sha256="181448f7f13899d1c3d3ec2155bfae9ddaca792758bd323ffb6f281c558bb644",
     ),
+    "dncnn_motion9": Recipe(
+        model="dncnn", model_args={"features": 32, "depth": 8, "unshuffle": 2}, degradation="motion_blur",
+        sigma=2.0, blur_length=9, blur_angle=30.0, patch_size=48, batch_size=16, steps=1000, lr=1e-3, loss="mse",
+        reached={"test_psnr": 28.66, "test_ssim": 0.839, "train_min": 10},
+        sha256="d5b1c2d8a1125290dcd329c44bac9fa70bb60bfdfe12d0978eea728b58138b85",
+    ),
 }
 """The recipes behind the weights the lesson loads; ``python -m cvlab.restoration train NAME`` reruns one."""
 
@@ -636,6 +648,9 @@ def build_model(name: str) -> torch.nn.Module:
 def _recipe_degrade(recipe: Recipe) -> Callable[[Tensor, torch.Generator], Tensor]:
     if recipe.degradation == "noise":
         return lambda x, g: add_gaussian_noise(x, recipe.sigma, generator=g)
+    if recipe.degradation == "motion_blur":
+        kernel = motion_kernel(recipe.blur_length, recipe.blur_angle)
+        return lambda x, g: blur_and_noise(x, kernel, recipe.sigma, generator=g)
     return lambda x, g: downsample(x, recipe.model_args["scale"])
 
 

@@ -209,6 +209,10 @@ def test_classical_denoisers_help_and_equal_skimage(photo):
                                        channel_axis=-1)
     ours = classical_denoise(noisy.double(), "tv", 25)
     np.testing.assert_allclose(ours.permute(1, 2, 0).numpy(), np.clip(expected, 0, 1), atol=1e-12)
+    expected = sk.denoise_wavelet(noisy.double().permute(1, 2, 0).numpy(), sigma=25 / 255, wavelet="db1",
+                                  convert2ycbcr=True, rescale_sigma=True, channel_axis=-1)
+    ours = classical_denoise(noisy.double(), "wavelet", 25)
+    np.testing.assert_allclose(ours.permute(1, 2, 0).numpy(), np.clip(expected, 0, 1), atol=1e-12)
     with pytest.raises(ValueError, match="method"):
         classical_denoise(noisy, "bm3d", 25)
 
@@ -264,3 +268,13 @@ def test_docstring_examples():
 
     result = doctest.testmod(cvlab.restoration, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted >= 3
+
+
+def test_motion_blur_recipe_degrades_with_blur_and_noise(photo):
+    from cvlab.restoration import _recipe_degrade
+
+    recipe = RECIPES["dncnn_motion9"]
+    assert recipe.degradation == "motion_blur" and recipe.model_args["unshuffle"] == 2
+    degraded = _recipe_degrade(recipe)(photo, torch.Generator().manual_seed(0))
+    expected = blur_and_noise(photo, motion_kernel(9, 30.0), 2.0, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(degraded, expected)

@@ -34,3 +34,8 @@ __all__ += [
     "receptive_field",
     "input_gradient",
 ]
+
+# multi-task dense prediction (issue 13, unit 6)
+from cvlab.models.multitask import MultiTaskNet  # noqa: E402
+
+__all__ += ["MultiTaskNet"]

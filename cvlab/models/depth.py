@@ -14,10 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cvlab._validate import check_choice, check_int, check_tensor
-from cvlab.losses.depth import compute_scale_and_shift
+from cvlab._validate import check_choice, check_int, check_number, check_tensor
+from cvlab.losses.depth import compute_scale_and_shift, silog_loss
 
-__all__ = ["DepthNet", "MetricHead", "MIDAS_MODELS", "load_midas"]
+__all__ = ["DepthNet", "PyramidEncoder", "FusionDecoder", "MetricHead", "LearnedMetricHead", "MIDAS_MODELS",
+           "load_midas"]
 
 MIDAS_MODELS = ("MiDaS_small", "DPT_Hybrid", "DPT_Large")
 
@@ -40,13 +41,65 @@ class _Fusion(nn.Module):
         return x + self.refine(x)
 
 
+class PyramidEncoder(nn.Module):
+    """The encoder of `DepthNet`: a full-resolution stem, then ``levels`` strided 3x3 stages.
+
+    Level ``k`` has ``width * 2^k`` channels at ``1 / 2^k`` of the resolution (rounded up).
+
+    Args:
+        width: channels of the first level.
+        levels: number of down-samplings.
+
+    Shapes:
+        input Tensor[B, 3, H, W] -> list of ``levels + 1`` Tensor[B, width * 2^k, ceil(H / 2^k), ceil(W / 2^k)].
+    """
+
+    def __init__(self, width: int = 16, levels: int = 3) -> None:
+        super().__init__()
+        width, levels = check_int(width, "width"), check_int(levels, "levels")
+        self.channels = tuple(width * 2**k for k in range(levels + 1))
+        chans = self.channels
+        self.stem = nn.Sequential(_conv(3, width), _conv(width, width))
+        self.down = nn.ModuleList(
+            nn.Sequential(_conv(chans[k], chans[k + 1], stride=2), _conv(chans[k + 1], chans[k + 1]))
+            for k in range(levels)
+        )
+
+    def forward(self, image: Tensor) -> list[Tensor]:
+        features = [self.stem(image)]
+        for down in self.down:
+            features.append(down(features[-1]))
+        return features
+
+
+class FusionDecoder(nn.Module):
+    """The decoder of `DepthNet`: MiDaS-style fusion blocks, coarse to fine, back to the finest level.
+
+    Args:
+        channels: the encoder's channels per level (`PyramidEncoder.channels`).
+
+    Shapes:
+        the encoder's list of features -> Tensor[B, channels[0], H, W] (the finest level's size).
+    """
+
+    def __init__(self, channels: tuple[int, ...]) -> None:
+        super().__init__()
+        self.fuse = nn.ModuleList(_Fusion(channels[k + 1], channels[k], channels[k]) for k in range(len(channels) - 1))
+
+    def forward(self, features: list[Tensor]) -> Tensor:
+        x = features[-1]
+        for k in reversed(range(len(self.fuse))):
+            x = self.fuse[k](x, features[k])
+        return x
+
+
 class DepthNet(nn.Module):
     """A small encoder-decoder for relative inverse depth (disparity up to an unknown scale and shift).
 
-    The encoder halves the resolution ``levels`` times (strided 3x3 convolutions, widths ``width * 2^k``); the
-    decoder fuses each level back in, coarse to fine, as MiDaS's fusion blocks do, and a 3x3 head gives one
-    channel at full resolution. The output is unconstrained (train it with `cvlab.losses.ssi_loss`, which
-    aligns scale and shift; pass it through ``exp`` for a positive depth).
+    The encoder (`PyramidEncoder`) halves the resolution ``levels`` times (strided 3x3 convolutions, widths
+    ``width * 2^k``); the decoder (`FusionDecoder`) fuses each level back in, coarse to fine, as MiDaS's fusion
+    blocks do, and a 3x3 head gives one channel at full resolution. The output is unconstrained (train it with
+    `cvlab.losses.ssi_loss`, which aligns scale and shift; pass it through ``exp`` for a positive depth).
 
     Args:
         width: channels of the first level.
@@ -62,27 +115,14 @@ class DepthNet(nn.Module):
 
     def __init__(self, width: int = 16, levels: int = 3) -> None:
         super().__init__()
-        width, levels = check_int(width, "width"), check_int(levels, "levels")
-        chans = [width * 2**k for k in range(levels + 1)]
-        self.stem = nn.Sequential(_conv(3, width), _conv(width, width))
-        self.down = nn.ModuleList(
-            nn.Sequential(_conv(chans[k], chans[k + 1], stride=2), _conv(chans[k + 1], chans[k + 1]))
-            for k in range(levels)
-        )
-        self.fuse = nn.ModuleList(
-            _Fusion(chans[k + 1], chans[k], chans[k]) for k in range(levels)
-        )
-        self.head = nn.Sequential(_conv(width, width), nn.Conv2d(width, 1, 1))
+        self.encoder = PyramidEncoder(width, levels)
+        self.decoder = FusionDecoder(self.encoder.channels)
+        self.head = nn.Sequential(_conv(self.encoder.channels[0], self.encoder.channels[0]),
+                                  nn.Conv2d(self.encoder.channels[0], 1, 1))
 
     def forward(self, image: Tensor) -> Tensor:
         check_tensor(image, "image", ndim=4, shape="(B, 3, H, W)", dtype="float")
-        features = [self.stem(image)]
-        for down in self.down:
-            features.append(down(features[-1]))
-        x = features[-1]
-        for k in reversed(range(len(self.down))):
-            x = self.fuse[k](x, features[k])
-        return self.head(x)
+        return self.head(self.decoder(self.encoder(image)))
 
 
 class MetricHead(nn.Module):
@@ -130,6 +170,83 @@ class MetricHead(nn.Module):
         check_tensor(disparity, "disparity", ndim=4, shape="(B, 1, H, W)", dtype="float")
         metric = (self.scale * disparity + self.shift).clamp(min=1 / self.max_depth)
         return 1 / metric
+
+
+class LearnedMetricHead(nn.Module):
+    r"""A small learned metric head in ZoeDepth's spirit: per image, a scale and shift predicted from the image and
+    the relative disparity, on top of a global `MetricHead`.
+
+    A relative model trained with a scale-and-shift-invariant loss drifts in scale from image to image, which one
+    global map cannot undo. This head reads the image and the globally mapped disparity ``g = s0 d + t0`` (1/m)
+    through three strided 3x3 convolutions, averages them over the image and predicts two numbers ``(a, b)``:
+
+    .. math:: \text{depth} = 1 / \max(s_0 e^{a} d + t_0 + s_0 b,\ 1 / \text{max\_depth}).
+
+    The last layer starts at zero, so before training it *is* the global head; `fit` first fits ``(s0, t0)`` by
+    least squares, then trains the rest (Adam, full batch) with the mean squared log error
+    (`cvlab.losses.silog_loss` with λ = 0) on the metric calibration samples, the relative model kept frozen.
+
+    Args:
+        width: channels of the convolutions.
+        max_depth: the largest depth it returns, in metres.
+
+    Shapes:
+        ``forward(image, disparity)``: Tensor[B, 3, H, W] and Tensor[B, 1, H, W] -> depth Tensor[B, 1, H, W] (m).
+    """
+
+    def __init__(self, width: int = 8, max_depth: float = 20.0) -> None:
+        super().__init__()
+        width = check_int(width, "width")
+        self.base = MetricHead(max_depth)
+        self.features = nn.Sequential(
+            _conv(4, width, stride=2), _conv(width, width, stride=2), _conv(width, width, stride=2),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.out = nn.Linear(width, 2)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, image: Tensor, disparity: Tensor) -> Tensor:
+        check_tensor(image, "image", ndim=4, shape="(B, 3, H, W)", dtype="float")
+        check_tensor(disparity, "disparity", ndim=4, shape="(B, 1, H, W)", dtype="float")
+        if disparity.shape[0] != image.shape[0] or disparity.shape[-2:] != image.shape[-2:]:
+            raise ValueError(f"disparity: expected shape ({image.shape[0]}, 1, {image.shape[2]}, {image.shape[3]}) "
+                             f"to match image, got {tuple(disparity.shape)}")
+        s0, t0 = self.base.scale, self.base.shift
+        a, b = self.out(self.features(torch.cat([image, s0 * disparity + t0], 1))).unbind(1)
+        metric = s0 * torch.exp(a)[:, None, None, None] * disparity + t0 + s0 * b[:, None, None, None]
+        return 1 / metric.clamp(min=1 / self.base.max_depth)
+
+    def fit(self, image: Tensor, disparity: Tensor, depth: Tensor, valid: Tensor, *, steps: int = 200,
+            lr: float = 1e-2) -> list[float]:
+        """Fit the global map, then train the per-image correction on N calibration samples.
+
+        Args:
+            image (Tensor[N, 3, H, W]): the calibration images.
+            disparity (Tensor[N, 1, H, W]): the (frozen) relative model's outputs on them.
+            depth (Tensor[N, 1, H, W]): their metric depth in metres.
+            valid (Tensor[N, 1, H, W]): bool, pixels with a depth.
+            steps: Adam steps on the whole calibration set.
+            lr: Adam's learning rate.
+
+        Returns:
+            list of float: the training loss of every step. The head is left in eval mode.
+        """
+        steps = check_int(steps, "steps")
+        lr = check_number(lr, "lr", minimum=0, exclusive=True)
+        disparity = disparity.detach()
+        self.base.fit(disparity, depth, valid)
+        optimizer = torch.optim.Adam([*self.features.parameters(), *self.out.parameters()], lr=lr)
+        self.train()
+        losses = []
+        for _ in range(steps):
+            optimizer.zero_grad(set_to_none=True)
+            loss = silog_loss(self(image, disparity), depth, valid, lam=0.0)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        self.eval()
+        return losses
 
 
 def load_midas(model_type: str = "MiDaS_small", *, allow_download: bool = False) -> tuple[nn.Module, object]:

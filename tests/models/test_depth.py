@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from cvlab.models.depth import DepthNet, MetricHead, load_midas
+from cvlab.losses import silog_loss
+from cvlab.models.depth import DepthNet, LearnedMetricHead, MetricHead, load_midas
 
 
 @pytest.mark.parametrize("size", [(32, 32), (30, 44)])
@@ -34,3 +35,41 @@ def test_load_midas_is_opt_in():
         load_midas()
     with pytest.raises(ValueError, match="model_type"):
         load_midas("midas_tiny")
+
+
+def _scenes_with_a_visible_scale(n=12, size=16):
+    """Per-image depth scales k that one global map cannot undo, but that the image shows (its brightness)."""
+    g = torch.Generator().manual_seed(0)
+    base = torch.rand(1, 1, size, size, generator=g) * 3 + 1
+    k = torch.linspace(0.5, 2.0, n)
+    depth = k[:, None, None, None] * base.expand(n, 1, size, size)
+    image = (k[:, None, None, None] / 2).expand(n, 3, size, size).contiguous()
+    disparity = (1 / base).expand(n, 1, size, size).contiguous()  # the same relative map for every image
+    return image, disparity, depth, torch.ones_like(depth, dtype=torch.bool)
+
+
+def test_learned_metric_head_starts_as_the_global_head():
+    image, disparity, depth, valid = _scenes_with_a_visible_scale()
+    torch.manual_seed(0)
+    learned = LearnedMetricHead(width=4)
+    learned.base.fit(disparity, depth, valid)
+    torch.testing.assert_close(learned(image, disparity), MetricHead().fit(disparity, depth, valid)(disparity))
+
+
+def test_learned_metric_head_learns_a_per_image_scale():
+    image, disparity, depth, valid = _scenes_with_a_visible_scale()
+    torch.manual_seed(0)
+    learned = LearnedMetricHead(width=4)
+    losses = learned.fit(image, disparity, depth, valid, steps=150, lr=2e-2)
+    assert not learned.training and len(losses) == 150
+    global_error = silog_loss(MetricHead().fit(disparity, depth, valid)(disparity), depth, valid, 0.0)
+    with torch.no_grad():
+        learned_error = silog_loss(learned(image, disparity), depth, valid, 0.0)
+    assert learned_error < 0.2 * global_error
+
+
+def test_learned_metric_head_checks_shapes():
+    with pytest.raises(ValueError, match="disparity: expected shape"):
+        LearnedMetricHead(width=4)(torch.rand(2, 3, 8, 8), torch.rand(2, 1, 8, 6))
+    with pytest.raises(ValueError, match="steps"):
+        LearnedMetricHead(width=4).fit(*_scenes_with_a_visible_scale(), steps=0)
