@@ -87,10 +87,10 @@ def function_test(*, visible: list[CaseSpec] | tuple = (), hidden: list[CaseSpec
     then costs only the helper's own points.
     """
     helpers = dict(helpers or {})
-    missing = unresolved(forbid) + unresolved(list(helpers.values()))
-    if missing:
-        raise ValueError(f"forbid, helpers: these names do not exist in their installed packages: "
-                         f"{', '.join(missing)}")
+    for argument, names in (("forbid", list(forbid)), ("helpers", list(helpers.values()))):
+        missing = unresolved(names)
+        if missing:
+            raise ValueError(f"{argument}: these names do not exist in their installed packages: {', '.join(missing)}")
     return NamedTest("function", tuple(visible), tuple(hidden), tuple(forbid), float(timeout_s),
                      tuple(sorted(helpers.items())))
 

@@ -24,8 +24,8 @@ from cvlab.ops import box_iou
 
 g = torch.Generator().manual_seed(5)
 
-_CVLAB = ["cvlab.ops.roi_align", "cvlab.ops.roi_pool", "cvlab.ops.bilinear_sample", "cvlab.ops.roi._sample_batched",
-          "cvlab.ops.roi._align_weights", "cvlab.ops.roi._sample_positions", "cvlab.ops.roi._pool_bins",
+_CVLAB = ["cvlab.ops.roi_align", "cvlab.ops.roi_pool", "cvlab.ops.bilinear_sample", "cvlab.ops.roi._taps",
+          "cvlab.ops.roi._sample_positions", "cvlab.ops.roi._pool_bins",
           "cvlab.ops.explain_rois.roi_align_points", "cvlab.ops.explain_rois.roi_pool_bins",
           "cvlab.models.mask_head.mask_targets", "cvlab.models.mask_head.select_class_masks",
           "cvlab.models.mask_head.pool_rois", "cvlab.models.mask_head.roi_features",

@@ -162,7 +162,7 @@ def test_feedback_shows_messages_but_no_hidden_test(graded):
     for student, html in pages.items():
         assert "BEGIN HIDDEN TESTS" not in html and not re.search(r"tier=(&quot;|\")hidden", html), student
     assert "Score: 7.0 / 14.0" in pages["bob"].replace("\n", " ") or "7.0 / 14.0" in pages["bob"]
-    assert "from_one_hot, hidden case 1 of 5" in pages["bob"]
+    assert "from_one_hot, hidden case 1 of 8" in pages["bob"]
 
 
 ASSIGNMENTS = sorted(p.parent.name for p in (REPO / "solutions").glob("*/*.ipynb") if p.stem == p.parent.name)
