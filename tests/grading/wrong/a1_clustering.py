@@ -28,11 +28,12 @@ def _canonical(mask):
     return ~mask if bool(mask[0]) else mask
 
 
-def _sweep(W, y, score=_ncut):
-    """The partition A = {y > t} with the smallest ``score`` over thresholds t between distinct sorted values."""
+def _sweep(W, y, score=_ncut, sizes=None):
+    """The partition A = {y > t} with the smallest ``score`` over thresholds t between distinct sorted values
+    (``sizes``: the numbers of nodes below t that are tried; default every one from 1 to N - 1)."""
     order = torch.argsort(y)
     best, best_mask = math.inf, None
-    for size in range(1, len(y)):
+    for size in sizes or range(1, len(y)):
         if y[order[size]] == y[order[size - 1]]:
             continue
         mask = torch.zeros(len(y), dtype=torch.bool, device=W.device)
@@ -449,15 +450,7 @@ def ncut_bipartition_largest_gap(W):
 def ncut_bipartition_interior_thresholds(W):
     # skips the "trivial" splits that leave one node alone -- but such a split can be the best one
     y = _second_y(W)
-    order = torch.argsort(y)
-    best, best_mask = math.inf, None
-    for size in range(2, len(y) - 1):
-        mask = torch.zeros(len(y), dtype=torch.bool, device=W.device)
-        mask[order[size:]] = True
-        value = float(_ncut(W, mask))
-        if value < best:
-            best, best_mask = value, mask
-    return _canonical(best_mask)
+    return _sweep(W, y, sizes=range(2, len(y) - 1))
 
 
 def ncut_bipartition_eigenvector_of_w(W):
