@@ -114,7 +114,7 @@ def _refusing_start(*args: Any, **kwargs: Any) -> Any:
     raise _guards[-1]._refuse_concurrency("starting a thread")
 
 
-def _resolve(name: str) -> Any:
+def resolve(name: str) -> Any:
     """Import the object at dotted ``name``; None when its module is not installed or it does not exist."""
     parts = name.split(".")
     for split in range(len(parts) - 1, 0, -1):
@@ -137,7 +137,7 @@ def unresolved(names: tuple[str, ...] | list[str]) -> list[str]:
     Such a name would forbid nothing, silently; the case builder refuses it.
     """
     return [name for name in names if "::" not in name
-            and importlib.util.find_spec(name.split(".")[0]) is not None and _resolve(name) is None]
+            and importlib.util.find_spec(name.split(".")[0]) is not None and resolve(name) is None]
 
 
 class forbid(contextlib.ContextDecorator):  # noqa: N801 -- used like contextlib.suppress
@@ -172,7 +172,7 @@ class forbid(contextlib.ContextDecorator):  # noqa: N801 -- used like contextlib
         codes: dict[CodeType, str] = {}
         methods: list[tuple[type, str, str]] = []
         for name in self.names:
-            obj = _resolve(name) if "::" not in name else None
+            obj = resolve(name) if "::" not in name else None
             if obj is None:
                 continue
             builtins[id(obj)] = name

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cvlab.grading.forbid import _resolve
+from cvlab.grading.forbid import resolve
 from cvlab.grading.invoke import describe
 
 
@@ -38,7 +38,7 @@ def measure_weights(weights: Any, expected: dict) -> tuple[float | None, str | N
                                                 and v.layout == torch.strided for k, v in weights.items()):
         return None, f"expected the weights of a model (a state_dict of tensors), got {describe(weights)}"
     with torch.random.fork_rng(devices=[]):  # building the model draws initial weights: leave the caller's RNG be
-        model = _resolve(expected["architecture"])(**expected["kwargs"])
+        model = resolve(expected["architecture"])(**expected["kwargs"])
     try:
         model.load_state_dict(weights, strict=True)
     except RuntimeError as error:

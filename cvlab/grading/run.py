@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from cvlab.grading.check import compare, show_difference
-from cvlab.grading.forbid import _resolve
+from cvlab.grading.forbid import resolve
 from cvlab.grading.invoke import Quiet, describe, invoke, timeout_for, to_cpu
 from cvlab.grading.model import check_model, model_weights
 from cvlab.grading.store import CaseSet, CaseStore
@@ -67,7 +67,7 @@ def standing_in(answer: Any, helpers: tuple[tuple[str, str], ...]) -> Iterator[N
     missing = object()
     saved = {name: scope.get(name, missing) for name, _ in helpers}
     try:
-        scope.update({name: _resolve(dotted) for name, dotted in helpers})
+        scope.update({name: resolve(dotted) for name, dotted in helpers})
         yield
     finally:
         for name, value in saved.items():
