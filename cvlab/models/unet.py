@@ -47,8 +47,12 @@ class UNet(nn.Module):
         skips (bool): concatenate the encoder maps; ``False`` gives the same network without skips
             (:class:`EncoderDecoder`, the ablation).
         padding (str): ``"same"`` or ``"valid"``.
+        residual (bool): image-to-image use (restoration): add the input to the output, so the network predicts
+            the *correction* ``y - x`` (DnCNN's residual learning); the final 1x1 convolution starts at zero, so
+            the untrained network is exactly the identity. Needs ``num_classes == in_ch`` and ``padding="same"``.
 
-    ``forward(x)``: ``x`` Tensor[B, in_ch, H, W] -> logits Tensor[B, K, H, W] (``"same"``).
+    ``forward(x)``: ``x`` Tensor[B, in_ch, H, W] -> logits Tensor[B, K, H, W] (``"same"``); with ``residual=True``
+    ``x + correction`` in the input's units.
     """
 
     def __init__(
@@ -61,13 +65,18 @@ class UNet(nn.Module):
         *,
         skips: bool = True,
         padding: str = "same",
+        residual: bool = False,
     ):
         super().__init__()
         in_ch, self.num_classes = check_int(in_ch, "in_ch"), check_int(num_classes, "num_classes")
         self.depth, width = check_int(depth, "depth"), check_int(width, "width")
         self.up_mode = check_choice(up, "up", ("transpose", "bilinear"))
         self.padding = check_choice(padding, "padding", ("same", "valid"))
-        self.skips = bool(skips)
+        self.skips, self.residual = bool(skips), bool(residual)
+        if self.residual and (self.num_classes != in_ch or self.padding != "same"):
+            raise ValueError(f"residual: the output is added to the input, so it needs num_classes == in_ch and "
+                             f"padding='same', got num_classes={self.num_classes}, in_ch={in_ch}, "
+                             f"padding={self.padding!r}")
         pad = 1 if padding == "same" else 0
         w = [width * 2**i for i in range(depth + 1)]
         self.encoder = nn.ModuleList(conv_block(([in_ch] + w)[i], w[i], 2, padding=pad) for i in range(depth + 1))
@@ -75,10 +84,12 @@ class UNet(nn.Module):
         self.ups = nn.ModuleList(_upsampler(w[i + 1], w[i], up) for i in range(depth))
         self.decoder = nn.ModuleList(conv_block(w[i] * (2 if skips else 1), w[i], 2, padding=pad) for i in range(depth))
         self.head = nn.Conv2d(w[0], self.num_classes, 1)
+        if self.residual:
+            nn.init.zeros_(self.head.weight), nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_tensor(x, "x", ndim=4, shape="(B, C, H, W)", dtype="float")
-        features = []
+        image, features = x, []
         for i, block in enumerate(self.encoder):
             x = block(x if i == 0 else self.pool(x))
             features.append(x)
@@ -90,7 +101,7 @@ class UNet(nn.Module):
             else:
                 skip = match_size(skip, x.shape[-2:], align="center")
             x = self.decoder[i](torch.cat([skip, x], 1) if self.skips else x)
-        return self.head(x)
+        return image + self.head(x) if self.residual else self.head(x)
 
 
 class EncoderDecoder(UNet):

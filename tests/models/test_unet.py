@@ -67,3 +67,24 @@ def test_bad_arguments():
         UNet(depth=0)
     with pytest.raises(ValueError, match="padding"):
         UNet(padding="full")
+
+
+def test_residual_unet_adds_its_input():
+    """``residual=True``: output = input + head(...), and the untrained network is the identity (any size)."""
+    torch.manual_seed(0)
+    model = UNet(3, 3, depth=2, width=4, residual=True).eval()
+    x = torch.rand(2, 3, 19, 30)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), x)
+        torch.nn.init.normal_(model.head.weight)
+        plain = UNet(3, 3, depth=2, width=4).eval()
+        plain.load_state_dict(model.state_dict())
+        assert (plain(x) - x).abs().max() > 0.1
+        torch.testing.assert_close(model(x), x + plain(x))
+
+
+def test_residual_unet_needs_matching_channels_and_same_padding():
+    with pytest.raises(ValueError, match="residual.*num_classes=7, in_ch=3"):
+        UNet(3, 7, residual=True)
+    with pytest.raises(ValueError, match="residual.*padding='valid'"):
+        UNet(3, 3, residual=True, padding="valid")
