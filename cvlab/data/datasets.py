@@ -9,8 +9,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
-from torchvision.ops import masks_to_boxes
-from torchvision.transforms.v2 import functional as TF
 
 from cvlab._validate import check_choice, check_int
 from cvlab.data.scenes import Scene, render_scene
@@ -104,6 +102,8 @@ class SceneDataset(Dataset):
             "normals": scene.normals,
         }
         if self.augment:
+            from torchvision.transforms.v2 import functional as TF  # lazy: torchvision is slow to import
+
             rng = np.random.default_rng([self.aug_seed, self.seeds[index]])
             if rng.uniform() < 0.5:  # mirror the world: x -> -x
                 image = image.flip(-1)
@@ -135,6 +135,8 @@ def _target(name: str, maps: dict[str, torch.Tensor], labels: torch.Tensor) -> o
         return {"normals": maps["normals"], "valid": maps["valid"]}
     ids = torch.arange(1, len(labels) + 1)  # visible things are numbered 1..N
     masks = maps["instance"][None] == ids[:, None, None]
+    from torchvision.ops import masks_to_boxes  # lazy: torchvision is slow to import
+
     return {"boxes": masks_to_boxes(masks), "labels": labels, "masks": masks.to(torch.uint8)}
 
 

@@ -214,6 +214,9 @@ def _init_worker(setup: Setup) -> None:
     from nbgrader.apps import NbGraderAPI
 
     _tools_on_path()
+    # the kernels inherit it: figures are drawn into memory and never encoded as PNG outputs (grading time;
+    # the autograded and feedback notebooks carry no pictures)
+    os.environ["MPLBACKEND"] = "Agg"
     warnings.filterwarnings("ignore", module="nbgrader")  # its own SQLAlchemy warnings when it adds submissions
     overrides = dict(setup.overrides)
     if setup.sandbox:
