@@ -98,3 +98,17 @@ def test_every_assignment_states_the_one_output_dtype_rule():
         cells = nbformat.read(notebook, as_version=4).cells[1:]  # after the title cell
         intro = next(c.source for c in cells if c.cell_type == "markdown")
         assert plain in intro.replace("`", "").replace("\n", " ").lower(), f"{notebook.name}: state check.DTYPE_RULE"
+
+
+def test_drift_accepts_inputs_that_differ_only_by_rounding():
+    """Another CPU's last bits are not a changed case; anything more is, and integers must match exactly."""
+    from cvlab.grading.build import _inputs_differ
+
+    x = torch.rand(5, 3)
+    ulp = torch.nextafter(x, torch.full_like(x, 2.0))
+    assert _inputs_differ([[x, 3], {"k": "flat"}], [[ulp, 3], {"k": "flat"}]) is None
+    assert "inputs[0][0]" in _inputs_differ([[x + 1e-3, 3], {}], [[x, 3], {}])
+    assert "inputs[0][1]" in _inputs_differ([[x, 4], {}], [[x, 3], {}])
+    assert "inputs[1]['k']" in _inputs_differ([[x], {"k": "flat"}], [[x], {"k": "gaussian"}])
+    assert "float64" in _inputs_differ([[x.double()], {}], [[x], {}])
+    assert "inputs[0][0]" in _inputs_differ([[torch.tensor([1, 2])], {}], [[torch.tensor([1, 3])], {}])
