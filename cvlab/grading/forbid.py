@@ -32,7 +32,7 @@ import inspect
 import sys
 import threading
 from collections.abc import Callable
-from types import CodeType
+from types import CodeType, ModuleType
 from typing import Any
 
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -146,6 +146,8 @@ class forbid(contextlib.ContextDecorator):  # noqa: N801 -- used like contextlib
     Args:
         *names: dotted names, e.g. ``"torch.nn.functional.one_hot"``, ``"sklearn.metrics.confusion_matrix"``,
             ``"torch.Tensor.bincount"``. Names whose module is not installed are skipped (they cannot be called).
+            A Python **module** (``"cvlab.metrics.panoptic"``) forbids entering any code of its source file: its
+            private helpers too, including those added after the assignment was written.
         advice: what to write instead, appended to the error message.
 
     Example:
@@ -167,13 +169,19 @@ class forbid(contextlib.ContextDecorator):  # noqa: N801 -- used like contextlib
         self.switched_off = False  # the block replaced the profiling hook
         self._saved: list[tuple[Any, Any]] = []
 
-    def _targets(self) -> tuple[dict[int, str], dict[CodeType, str], list[tuple[type, str, str]]]:
+    def _targets(self) -> tuple[dict[int, str], dict[CodeType, str], list[tuple[type, str, str]], dict[str, str]]:
         builtins: dict[int, str] = {}
         codes: dict[CodeType, str] = {}
         methods: list[tuple[type, str, str]] = []
+        files: dict[str, str] = {}
         for name in self.names:
             obj = resolve(name) if "::" not in name else None
             if obj is None:
+                continue
+            if isinstance(obj, ModuleType):
+                source = getattr(obj, "__file__", None)
+                if source and source.endswith(".py"):
+                    files[source] = name
                 continue
             builtins[id(obj)] = name
             owner = getattr(obj, "__objclass__", None)
@@ -185,7 +193,7 @@ class forbid(contextlib.ContextDecorator):  # noqa: N801 -- used like contextlib
                 if isinstance(code, CodeType):
                     codes[code] = name
                     break
-        return builtins, codes, methods
+        return builtins, codes, methods, files
 
     def _refuse(self, name: str, operator: str | None = None) -> ForbiddenError:
         if self.refused is None:
@@ -209,13 +217,13 @@ class forbid(contextlib.ContextDecorator):  # noqa: N801 -- used like contextlib
         return None
 
     def __enter__(self) -> forbid:
-        builtins, codes, methods = self._targets()
+        builtins, codes, methods, files = self._targets()
         previous = sys.getprofile()
         refuse = self._refuse
 
         def hook(frame: Any, event: str, arg: Any) -> None:
             if event == "call":
-                name = codes.get(frame.f_code)
+                name = codes.get(frame.f_code) or files.get(frame.f_code.co_filename)
                 if name is not None:
                     raise refuse(name)
             elif event == "c_call":

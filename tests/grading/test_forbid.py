@@ -45,6 +45,17 @@ def test_a_caught_refusal_or_a_switched_off_hook_is_remembered():
     assert guard.switched_off and "sys.setprofile" in guard.message()
 
 
+def test_a_module_forbids_all_of_its_code_private_helpers_included():
+    import cvlab.metrics.panoptic as module
+    from cvlab.panoptic import encode_ids
+
+    keys = torch.tensor([3, 1, 3])
+    with pytest.raises(ForbiddenError, match="^`cvlab.metrics.panoptic` is not allowed"), forbid(module.__name__):
+        assert encode_ids(torch.zeros(2, 2, 2, dtype=torch.int64)).shape == (2, 2)  # another module: runs
+        module._histogram(keys, 4)  # a private helper, reached by its module
+    assert module._histogram(keys, 4)[0].tolist() == [1, 3]  # released on exit
+
+
 def test_methods_are_refused_when_bound_too():
     x = torch.tensor([0, 1, 1])
     with pytest.raises(ForbiddenError, match="count with comparisons"):
