@@ -146,7 +146,7 @@ SELECTIONS = ("uncertain", "random")
 
 
 def subdivide(
-    logits: Tensor, features: Tensor, head: nn.Module, steps: int, points: int, *, select: str = "uncertain",
+    logits: Tensor, features: Tensor, head: nn.Module, steps: int, points: int | None, *, select: str = "uncertain",
     generator: torch.Generator | None = None,
 ) -> tuple[Tensor, list]:
     """Adaptive subdivision: ``steps`` times, upsample the mask 2x bilinearly and re-predict ``points`` of its
@@ -157,30 +157,33 @@ def subdivide(
         features (Tensor[K, C, H', W']): fine features over the same boxes, sampled bilinearly at the points.
         head: maps ``(features at points (K, C, N), coarse logits at points (K, 1, N))`` to ``(K, 1, N)``.
         steps (int): subdivisions; the result is ``(K, 1, H * 2**steps, W * 2**steps)``.
-        points (int): points re-predicted per step (at most the finer grid's size; all of it is a dense
-            re-prediction).
+        points (int or None): points re-predicted per step (at most the finer grid's size); ``None``: every pixel
+            of every finer grid, a dense re-prediction.
         select: ``"uncertain"`` (PointRend: the most uncertain pixels, `most_uncertain_points`) or ``"random"``
             (uniformly random distinct pixels, `random_pixels`: the same compute, no choice).
         generator: for ``select="random"``.
 
     Returns:
         ``(logits, selected)``: the refined logits and, per step, the flat indices Tensor[K, points] it refined.
-        The head runs ``steps * points`` times per mask (`head_evaluations`).
+        The head runs ``steps * points`` times per mask, or ``head_evaluations(H, steps)`` if dense.
     """
     check_tensor(logits, "logits", ndim=4, shape="(K, 1, H, W)", dtype="float")
     check_tensor(features, "features", ndim=4, shape="(K, C, H, W)", dtype="float")
     steps = check_int(steps, "steps")
     select = check_choice(select, "select", SELECTIONS)
+    if points is not None:
+        points = check_int(points, "points")
     if features.shape[0] != logits.shape[0]:
         raise ValueError(f"features: expected {logits.shape[0]} maps (one per mask), got {features.shape[0]}")
     selected = []
     for _ in range(steps):
         logits = F.interpolate(logits, scale_factor=2, mode="bilinear", align_corners=False)
         k, _, h, w = logits.shape
+        n = h * w if points is None else points
         if select == "uncertain":
-            index, where = most_uncertain_points(logits, points)
+            index, where = most_uncertain_points(logits, n)
         else:
-            index, where = random_pixels(logits, points, generator=generator)
+            index, where = random_pixels(logits, n, generator=generator)
         refined = head(point_sample(features, where), point_sample(logits, where))  # (K, 1, N)
         logits = logits.flatten(1).scatter(1, index, refined[:, 0]).view(k, 1, h, w)
         selected.append(index)
@@ -199,7 +202,7 @@ def head_evaluations(size: int, steps: int, points: int | None = None) -> int:
 
 def fit_point_head(
     logits: Tensor, features: Tensor, targets: Tensor, *, points: int = 64, steps: int = 200, hidden: int = 32,
-    lr: float = 3e-3, seed: int = 0,
+    lr: float = 3e-3, oversample: int = 3, importance: float = 0.75, seed: int = 0,
 ) -> PointHead:
     """Train a `PointHead` on PointRend's `training_points` of coarse masks (binary cross-entropy at the points).
 
@@ -209,6 +212,8 @@ def fit_point_head(
         targets (Tensor[K, 1, H'', W'']): true masks in the boxes (0/1 floats), read bilinearly at the points and
             cut at 0.5.
         points, steps: points per mask per step, Adam steps (full batch of masks).
+        oversample, importance: `training_points`' k and beta (the paper's 3 and 0.75; 1 and 0 is uniform).
+        seed: the head's initialisation and the training points.
 
     Returns:
         The trained head (eval mode) for `subdivide`.
@@ -220,7 +225,7 @@ def fit_point_head(
     opt = torch.optim.Adam(head.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
-        where = training_points(logits, points, generator=g)
+        where = training_points(logits, points, oversample=oversample, importance=importance, generator=g)
         truth = (point_sample(targets, where) >= 0.5).to(logits.dtype)
         loss = F.binary_cross_entropy_with_logits(head(point_sample(features, where), point_sample(logits, where)),
                                                   truth)

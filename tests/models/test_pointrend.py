@@ -126,7 +126,7 @@ def test_subdivide_random_selection_same_compute_and_dense():
     assert torch.equal(fine, again) and fine.shape == uncertain.shape == (2, 1, 28, 28)
     assert not torch.equal(selected[0], chosen[0])
     with torch.no_grad():  # every pixel re-predicted: the head's output everywhere
-        dense, _ = subdivide(logits, features, head, 1, 196)
+        dense, _ = subdivide(logits, features, head, 1, None)
         plain = F.interpolate(logits, scale_factor=2, mode="bilinear", align_corners=False)
         grid = most_uncertain_points(plain, 196)[1]
         direct = head(point_sample(features, grid), point_sample(plain, grid))
