@@ -157,15 +157,16 @@ def subdivide(
         features (Tensor[K, C, H', W']): fine features over the same boxes, sampled bilinearly at the points.
         head: maps ``(features at points (K, C, N), coarse logits at points (K, 1, N))`` to ``(K, 1, N)``.
         steps (int): subdivisions; the result is ``(K, 1, H * 2**steps, W * 2**steps)``.
-        points (int or None): points re-predicted per step (at most the finer grid's size); ``None``: every pixel
-            of every finer grid, a dense re-prediction.
+        points (int or None): points re-predicted per step, capped at the finer grid's size (as detectron2's
+            PointRend does: the first steps of a small mask may be dense); ``None``: every pixel of every finer
+            grid, a dense re-prediction.
         select: ``"uncertain"`` (PointRend: the most uncertain pixels, `most_uncertain_points`) or ``"random"``
             (uniformly random distinct pixels, `random_pixels`: the same compute, no choice).
         generator: for ``select="random"``.
 
     Returns:
         ``(logits, selected)``: the refined logits and, per step, the flat indices Tensor[K, points] it refined.
-        The head runs ``steps * points`` times per mask, or ``head_evaluations(H, steps)`` if dense.
+        The head runs ``head_evaluations(H, steps, points)`` times per mask.
     """
     check_tensor(logits, "logits", ndim=4, shape="(K, 1, H, W)", dtype="float")
     check_tensor(features, "features", ndim=4, shape="(K, C, H, W)", dtype="float")
@@ -179,7 +180,7 @@ def subdivide(
     for _ in range(steps):
         logits = F.interpolate(logits, scale_factor=2, mode="bilinear", align_corners=False)
         k, _, h, w = logits.shape
-        n = h * w if points is None else points
+        n = h * w if points is None else min(points, h * w)
         if select == "uncertain":
             index, where = most_uncertain_points(logits, n)
         else:
@@ -191,13 +192,18 @@ def subdivide(
 
 
 def head_evaluations(size: int, steps: int, points: int | None = None) -> int:
-    """Point-head evaluations per mask of `subdivide` from a ``size x size`` mask: ``steps * points``; with
-    ``points=None`` those of a *dense* re-prediction, every pixel of every finer grid,
-    ``sum_s (size * 2**s)**2`` for s = 1..steps."""
+    """Point-head evaluations per mask of `subdivide` from a ``size x size`` mask:
+    ``sum_s min(points, (size * 2**s)**2)`` for s = 1..steps (``steps * points`` once the grids are larger than
+    ``points``); ``points=None``: a *dense* re-prediction, every pixel of every finer grid.
+
+    Example:
+        >>> head_evaluations(14, 2, 64), head_evaluations(14, 2)  # 64 + 64; 28**2 + 56**2
+        (128, 3920)
+    """
     size, steps = check_int(size, "size"), check_int(steps, "steps")
-    if points is None:
-        return sum((size * 2**s) ** 2 for s in range(1, steps + 1))
-    return steps * check_int(points, "points")
+    cap = None if points is None else check_int(points, "points")
+    grids = [(size * 2**s) ** 2 for s in range(1, steps + 1)]
+    return sum(grids) if cap is None else sum(min(cap, g) for g in grids)
 
 
 def fit_point_head(

@@ -82,6 +82,11 @@ def test_fit_point_head_learns_an_edge_the_coarse_mask_blurs():
     coarse = (F.avg_pool2d(truth, 4) - 0.5) * 8
     before = F.interpolate(coarse, scale_factor=4, mode="bilinear", align_corners=False)
     head = fit_point_head(coarse, truth * 2 - 1, truth, points=32, steps=60, hidden=8)
+    uniform = fit_point_head(coarse, truth * 2 - 1, truth, points=32, steps=60, hidden=8, oversample=1,
+                             importance=0.0)
+    assert not torch.equal(uniform.out.weight, head.out.weight)  # other training points, same initialisation
+    with pytest.raises(ValueError, match="importance"):
+        fit_point_head(coarse, truth * 2 - 1, truth, steps=1, importance=1.5)
     with torch.no_grad():
         after, _ = subdivide(coarse, truth * 2 - 1, head, steps=2, points=120)
 
@@ -132,6 +137,11 @@ def test_subdivide_random_selection_same_compute_and_dense():
         direct = head(point_sample(features, grid), point_sample(plain, grid))
     torch.testing.assert_close(dense.flatten(1).gather(1, most_uncertain_points(plain, 196)[0]), direct[:, 0])
     assert head_evaluations(7, 2) == 14**2 + 28**2
+    with torch.no_grad():  # more points than the finer grid has: capped, that step is dense
+        capped, selected = subdivide(logits, features, head, 2, 500)
+        both = subdivide(dense, features, head, 1, 500)[0]
+    assert [s.shape[1] for s in selected] == [196, 500] and head_evaluations(7, 2, 500) == 196 + 500
+    torch.testing.assert_close(capped, both)
     with pytest.raises(ValueError, match="select"):
         subdivide(logits, features, head, 1, 20, select="nearest")
     with pytest.raises(ValueError, match="features: expected 2 maps"):
