@@ -165,7 +165,8 @@ def subdivide(
         generator: for ``select="random"``.
 
     Returns:
-        ``(logits, selected)``: the refined logits and, per step, the flat indices Tensor[K, points] it refined.
+        ``(logits, selected)``: the refined logits and, per step, the flat indices Tensor[K, N] it refined (N:
+        ``points`` capped at that step's grid).
         The head runs ``head_evaluations(H, steps, points)`` times per mask.
     """
     check_tensor(logits, "logits", ndim=4, shape="(K, 1, H, W)", dtype="float")
