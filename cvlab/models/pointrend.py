@@ -7,7 +7,8 @@ with a small point head (an MLP on features sampled at the point, plus the coars
 - training: draw ``k * N`` random points, keep the ``beta * N`` most uncertain of them and ``(1 - beta) * N``
   uniform random points (`training_points`; the paper uses k = 3, beta = 0.75);
 - inference, adaptive subdivision: upsample the mask 2x bilinearly, re-predict the ``N`` most uncertain points
-  of the finer grid, repeat (`subdivide`).
+  of the finer grid, repeat (`subdivide`). ``select="random"`` re-predicts ``N`` uniformly random pixels instead:
+  the same number of head evaluations, so comparing the two isolates the value of *choosing* the points.
 
 Points are ``(x, y)`` in [0, 1] over the mask (``grid_sample``'s ``align_corners=False`` convention: a pixel's
 centre is ``(i + 0.5) / size``).
@@ -21,10 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cvlab._validate import check_int, check_number, check_tensor
+from cvlab._validate import check_choice, check_int, check_number, check_tensor
+from cvlab.models.mask_head import paste_masks
 
-__all__ = ["uncertainty", "point_sample", "most_uncertain_points", "training_points", "PointHead", "subdivide",
-           "fit_point_head"]
+__all__ = ["uncertainty", "point_sample", "most_uncertain_points", "random_pixels", "training_points", "PointHead",
+           "SELECTIONS", "subdivide", "head_evaluations", "fit_point_head", "pasted_mask_iou"]
 
 
 def uncertainty(logits: Tensor) -> Tensor:
@@ -64,9 +66,33 @@ def most_uncertain_points(logits: Tensor, n: int) -> tuple[Tensor, Tensor]:
         raise ValueError(f"n: expected at most {h * w} (H * W), got {n}")
     u = uncertainty(logits).flatten(1)
     index = torch.sort(u, dim=1, descending=True, stable=True).indices[:, :n]
-    x = ((index % w).to(logits.dtype) + 0.5) / w
-    y = ((index // w).to(logits.dtype) + 0.5) / h
-    return index, torch.stack([x, y], -1)
+    return index, _centres(index, h, w, logits.dtype)
+
+
+def _centres(index: Tensor, h: int, w: int, dtype: torch.dtype) -> Tensor:
+    x = ((index % w).to(dtype) + 0.5) / w
+    y = ((index // w).to(dtype) + 0.5) / h
+    return torch.stack([x, y], -1)
+
+
+def random_pixels(logits: Tensor, n: int, *, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """``n`` distinct pixels of each mask drawn uniformly at random (the baseline for `most_uncertain_points`).
+
+    Args:
+        logits (Tensor[K, 1, H, W]): mask logits (only their shape, dtype and device are used).
+        n (int): points per mask (at most H * W).
+        generator: for the draw (on the CPU).
+
+    Returns:
+        ``(index, points)`` as `most_uncertain_points`: Tensor[K, n] flat indices and Tensor[K, n, 2] centres.
+    """
+    check_tensor(logits, "logits", ndim=4, shape="(K, 1, H, W)", dtype="float")
+    k, _, h, w = logits.shape
+    n = check_int(n, "n")
+    if n > h * w:
+        raise ValueError(f"n: expected at most {h * w} (H * W), got {n}")
+    index = torch.rand(k, h * w, generator=generator).argsort(1)[:, :n].to(logits.device)
+    return index, _centres(index, h, w, logits.dtype)
 
 
 def training_points(
@@ -116,36 +142,74 @@ class PointHead(nn.Module):
         return self.out(torch.cat([x, coarse], 1))
 
 
-def subdivide(logits: Tensor, features: Tensor, head: nn.Module, steps: int, points: int) -> tuple[Tensor, list]:
-    """Adaptive subdivision: ``steps`` times, upsample the mask 2x bilinearly and re-predict its ``points`` most
-    uncertain pixels with ``head`` (the rest keep the upsampled value).
+SELECTIONS = ("uncertain", "random")
+
+
+def subdivide(
+    logits: Tensor, features: Tensor, head: nn.Module, steps: int, points: int | None, *, select: str = "uncertain",
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, list]:
+    """Adaptive subdivision: ``steps`` times, upsample the mask 2x bilinearly and re-predict ``points`` of its
+    pixels with ``head`` (the rest keep the upsampled value).
 
     Args:
         logits (Tensor[K, 1, H, W]): coarse mask logits.
         features (Tensor[K, C, H', W']): fine features over the same boxes, sampled bilinearly at the points.
         head: maps ``(features at points (K, C, N), coarse logits at points (K, 1, N))`` to ``(K, 1, N)``.
         steps (int): subdivisions; the result is ``(K, 1, H * 2**steps, W * 2**steps)``.
-        points (int): points re-predicted per step (at most the finer grid's size).
+        points (int or None): points re-predicted per step, capped at the finer grid's size (as detectron2's
+            PointRend does: the first steps of a small mask may be dense); ``None``: every pixel of every finer
+            grid, a dense re-prediction.
+        select: ``"uncertain"`` (PointRend: the most uncertain pixels, `most_uncertain_points`) or ``"random"``
+            (uniformly random distinct pixels, `random_pixels`: the same compute, no choice).
+        generator: for ``select="random"``.
 
     Returns:
-        ``(logits, selected)``: the refined logits and, per step, the flat indices Tensor[K, points] it refined.
+        ``(logits, selected)``: the refined logits and, per step, the flat indices Tensor[K, N] it refined (N:
+        ``points`` capped at that step's grid).
+        The head runs ``head_evaluations(H, steps, points)`` times per mask.
     """
+    check_tensor(logits, "logits", ndim=4, shape="(K, 1, H, W)", dtype="float")
     check_tensor(features, "features", ndim=4, shape="(K, C, H, W)", dtype="float")
     steps = check_int(steps, "steps")
+    select = check_choice(select, "select", SELECTIONS)
+    if points is not None:
+        points = check_int(points, "points")
+    if features.shape[0] != logits.shape[0]:
+        raise ValueError(f"features: expected {logits.shape[0]} maps (one per mask), got {features.shape[0]}")
     selected = []
     for _ in range(steps):
         logits = F.interpolate(logits, scale_factor=2, mode="bilinear", align_corners=False)
         k, _, h, w = logits.shape
-        index, where = most_uncertain_points(logits, points)
+        n = h * w if points is None else min(points, h * w)
+        if select == "uncertain":
+            index, where = most_uncertain_points(logits, n)
+        else:
+            index, where = random_pixels(logits, n, generator=generator)
         refined = head(point_sample(features, where), point_sample(logits, where))  # (K, 1, N)
         logits = logits.flatten(1).scatter(1, index, refined[:, 0]).view(k, 1, h, w)
         selected.append(index)
     return logits, selected
 
 
+def head_evaluations(size: int, steps: int, points: int | None = None) -> int:
+    """Point-head evaluations per mask of `subdivide` from a ``size x size`` mask:
+    ``sum_s min(points, (size * 2**s)**2)`` for s = 1..steps (``steps * points`` once the grids are larger than
+    ``points``); ``points=None``: a *dense* re-prediction, every pixel of every finer grid.
+
+    Example:
+        >>> head_evaluations(14, 2, 64), head_evaluations(14, 2)  # 64 + 64; 28**2 + 56**2
+        (128, 3920)
+    """
+    size, steps = check_int(size, "size"), check_int(steps, "steps")
+    cap = None if points is None else check_int(points, "points")
+    grids = [(size * 2**s) ** 2 for s in range(1, steps + 1)]
+    return sum(grids) if cap is None else sum(min(cap, g) for g in grids)
+
+
 def fit_point_head(
     logits: Tensor, features: Tensor, targets: Tensor, *, points: int = 64, steps: int = 200, hidden: int = 32,
-    lr: float = 3e-3, seed: int = 0,
+    lr: float = 3e-3, oversample: int = 3, importance: float = 0.75, seed: int = 0,
 ) -> PointHead:
     """Train a `PointHead` on PointRend's `training_points` of coarse masks (binary cross-entropy at the points).
 
@@ -155,6 +219,8 @@ def fit_point_head(
         targets (Tensor[K, 1, H'', W'']): true masks in the boxes (0/1 floats), read bilinearly at the points and
             cut at 0.5.
         points, steps: points per mask per step, Adam steps (full batch of masks).
+        oversample, importance: `training_points`' k and beta (the paper's 3 and 0.75; 1 and 0 is uniform).
+        seed: the head's initialisation and the training points.
 
     Returns:
         The trained head (eval mode) for `subdivide`.
@@ -166,7 +232,7 @@ def fit_point_head(
     opt = torch.optim.Adam(head.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
-        where = training_points(logits, points, generator=g)
+        where = training_points(logits, points, oversample=oversample, importance=importance, generator=g)
         truth = (point_sample(targets, where) >= 0.5).to(logits.dtype)
         loss = F.binary_cross_entropy_with_logits(head(point_sample(features, where), point_sample(logits, where)),
                                                   truth)
@@ -174,3 +240,28 @@ def fit_point_head(
         loss.backward()
         opt.step()
     return head.eval()
+
+
+def pasted_mask_iou(logits: Tensor, boxes: Tensor, masks: Tensor) -> Tensor:
+    """Mask IoU in the image of box-relative mask logits: each mask's probabilities are pasted into its box
+    (`cvlab.models.mask_head.paste_masks`), cut at 0.5 and compared with its true mask.
+
+    Args:
+        logits (Tensor[K, 1, M, M]): mask logits in box coordinates (any M: coarse, upsampled or refined).
+        boxes (Tensor[K, 4]): ``(x1, y1, x2, y2)`` in pixels.
+        masks (Tensor[K, H, W]): the true masks (bool or 0/1), all of one image size.
+
+    Returns:
+        Tensor[K] of IoUs (0 where both masks are empty).
+    """
+    check_tensor(logits, "logits", ndim=4, shape="(K, 1, M, M)", dtype="float")
+    check_tensor(masks, "masks", ndim=3, shape="(K, H, W)")
+    check_tensor(boxes, "boxes", ndim=2, shape="(K, 4)", dtype="float", finite=True)
+    if masks.shape[0] != logits.shape[0] or boxes.shape != (logits.shape[0], 4):
+        raise ValueError(f"masks, boxes: expected {logits.shape[0]} of each (one per logit map), got "
+                         f"{masks.shape[0]} masks and boxes of shape {tuple(boxes.shape)}")
+    found = paste_masks(logits[:, 0].sigmoid(), boxes, tuple(masks.shape[1:])) >= 0.5
+    truth = masks.bool()
+    inter = (found & truth).flatten(1).sum(1)
+    union = (found | truth).flatten(1).sum(1)
+    return inter.to(logits.dtype) / union.clamp(min=1).to(logits.dtype)
