@@ -357,10 +357,9 @@ def _pairs(t_x: Tensor, p_x: Tensor, img: Tensor, n_img: int, t_crowd_px: Tensor
     # per pixel the pair (ground-truth segment, prediction): target segment * width + the prediction's key within
     # the image, with the prediction's key as it is, or its rank among its image's predicted segments when that
     # range would make too many bins
-    p_key = torch.add(p_inst, p_cat, alpha=p_ninst)  # (category - lowest) * slots + instance + shift
-    dense = not _small(t_ids.numel() * n_p, p_key.numel())
+    dense = not _small(t_ids.numel() * n_p, t_key.numel())
     if dense:
-        p_key.add_((img * n_p - shift).to(dt))
+        p_key = torch.add(p_inst, p_cat, alpha=p_ninst).add_((img * n_p - shift).to(dt))
         p_ids, p_area, p_inverse = _segments(p_key, n_img * n_p)
         p_img = p_ids // n_p
         rank = torch.arange(p_ids.numel(), device=p_ids.device) - torch.searchsorted(p_img, p_img)
@@ -369,7 +368,11 @@ def _pairs(t_x: Tensor, p_x: Tensor, img: Tensor, n_img: int, t_crowd_px: Tensor
     else:
         width = n_p
     t_part = (torch.arange(t_ids.numel(), device=t_ids.device) * width - shift).to(dt)
-    pair = _lookup(t_key, t_ids, t_inverse, n_img * n_t, t_part).add_(p_key)
+    pair = _lookup(t_key, t_ids, t_inverse, n_img * n_t, t_part)
+    if dense:
+        pair.add_(p_key)
+    else:  # the prediction's key, (category - lowest) * slots + instance, added in place
+        pair.add_(p_cat, alpha=p_ninst).add_(p_inst)
     uniq, inter = _histogram(pair.flatten(), t_ids.numel() * width)
     pair_t = uniq // width
     if dense:
