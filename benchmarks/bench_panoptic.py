@@ -63,7 +63,8 @@ def main() -> None:
     args = parser.parse_args()
     pred, target = voronoi_maps(args.images, 128, 30)  # about 20 segments: stuff cells of a category merge
     n_seg = sum(len(torch.unique(t.reshape(-1, 2), dim=0)) for t in target) / len(target)
-    print(f"{args.images} images of 128x128, {n_seg:.1f} segments per image on average, device {args.device}")
+    print(f"{args.images} images of 128x128, {n_seg:.1f} segments per image on average, device {args.device}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (timings inflate under load)")
 
     dev = torch.device(args.device)
     p_dev, t_dev = pred.to(dev), target.to(dev)

@@ -30,9 +30,11 @@ __all__ = [
     "VOID_ID",
     "category_index",
     "decode_ids",
+    "detection_instances",
     "encode_ids",
     "from_segments",
     "fuse",
+    "ground_truth_instances",
     "simulate_predictions",
     "to_segments",
 ]
@@ -326,6 +328,84 @@ def fuse(
     keep = is_stuff & (area[pos] >= min_stuff_area)
     cat = torch.where(keep, sem, cat)
     return torch.stack([cat, inst], dim=-1)
+
+
+def detection_instances(
+    detection: dict, categories: Sequence[int], *, mask_threshold: float = 0.5, void: int = -1
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The instance inputs of :func:`fuse` from one image's detections in torchvision's form (Mask R-CNN's output).
+
+    torchvision numbers the classes of a detector 1..K (0 is the background); ``categories[k - 1]`` is the panoptic
+    category of class ``k`` (e.g. ``cvlab.data.THING_CLASSES`` for the course's Mask R-CNN). Soft masks are cut
+    at ``mask_threshold``, as torchvision and COCO's mask evaluation do.
+
+    Args:
+        detection (dict): ``"masks"`` (Tensor[K, H, W] or Tensor[K, 1, H, W]) probabilities in [0, 1] or bool,
+            ``"scores"`` (Tensor[K]) and ``"labels"`` (Tensor[K]) int in ``1..len(categories)``.
+        categories: the thing category id of each detector class, in class order (distinct, not ``void``).
+        mask_threshold (float): in [0, 1]; a pixel is in the mask where its probability is ``>= mask_threshold``.
+        void (int): the void category id.
+
+    Returns:
+        (masks Tensor[K, H, W] bool, scores Tensor[K] float, labels Tensor[K] int64 category ids), on the
+        device of the masks; the inputs are left untouched.
+
+    Example:
+        >>> d = {"masks": torch.tensor([[[0.9, 0.2]]]), "scores": torch.tensor([0.7]), "labels": torch.tensor([2])}
+        >>> masks, scores, labels = detection_instances(d, categories=(3, 4, 5, 6))
+        >>> masks.tolist(), labels.tolist()
+        ([[[True, False]]], [4])
+    """
+    if not isinstance(detection, dict):
+        raise TypeError(f"detection: expected a dict with masks, scores and labels, got {type(detection).__name__}")
+    missing = [k for k in ("masks", "scores", "labels") if k not in detection]
+    if missing:
+        raise ValueError(f"detection: expected the keys masks, scores and labels, got {sorted(detection)}")
+    masks = check_tensor(detection["masks"], "detection['masks']", ndim=(3, 4), shape="(K, H, W)")
+    if masks.dim() == 4:
+        if masks.shape[1] != 1:
+            raise ValueError(f"detection['masks']: expected (K, H, W) or (K, 1, H, W), got {tuple(masks.shape)}")
+        masks = masks[:, 0]
+    scores = check_tensor(detection["scores"], "detection['scores']", ndim=1, shape="(K,)", dtype="float")
+    labels = check_tensor(detection["labels"], "detection['labels']", ndim=1, shape="(K,)", dtype="int")
+    if not masks.shape[0] == scores.shape[0] == labels.shape[0]:
+        raise ValueError(f"detection: expected K masks, scores and labels, got {masks.shape[0]}, {scores.shape[0]} "
+                         f"and {labels.shape[0]}")
+    if isinstance(categories, Sequence) and not categories:
+        raise ValueError("categories: expected at least one category id, got none")
+    things, _ = check_categories(categories, (), void)
+    mask_threshold = check_number(mask_threshold, "mask_threshold", minimum=0.0, maximum=1.0)
+    if labels.numel() and (int(labels.min()) < 1 or int(labels.max()) > len(things)):
+        raise ValueError(f"detection['labels']: expected classes 1..{len(things)} (0 is the background), got "
+                         f"{int(labels.min())}..{int(labels.max())}")
+    lut = torch.tensor((0, *things), dtype=torch.int64, device=labels.device)
+    binary = masks.bool() if masks.dtype == torch.bool else masks >= mask_threshold
+    return binary, scores.clone(), lut[labels.long()]
+
+
+def ground_truth_instances(
+    panoptic: Tensor, things: Sequence[int], *, void: int = -1
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The instance inputs of :func:`fuse` that a perfect instance head would give: one mask per ground-truth
+    thing segment, score 1 (the oracle of an ablation).
+
+    Args:
+        panoptic (Tensor[H, W, 2]): int (category, instance) pairs; pixels of categories not in ``things`` are
+            ignored (stuff, void).
+        things: the thing category ids; ``void``: the void category id.
+
+    Returns:
+        (masks Tensor[K, H, W] bool, scores Tensor[K] float32 ones, labels Tensor[K] int64), segments ordered by
+        (category, instance), on the device of ``panoptic``.
+    """
+    check_panoptic(panoptic, "panoptic")
+    things, _ = check_categories(things, (), void)
+    cat, inst = panoptic[..., 0].long(), panoptic[..., 1].long()
+    is_thing = torch.isin(cat, torch.tensor(things, dtype=torch.int64, device=cat.device)) & (inst > 0)
+    pairs = torch.stack([cat[is_thing], inst[is_thing]], 1)
+    keys = torch.unique(pairs, dim=0) if pairs.numel() else pairs.reshape(0, 2)
+    masks = (cat[None] == keys[:, :1, None]) & (inst[None] == keys[:, 1:, None])
+    return masks, torch.ones(len(keys), device=cat.device), keys[:, 0].clone()
 
 
 def simulate_predictions(

@@ -3,12 +3,15 @@ import torch
 from torchvision.ops import masks_to_boxes
 
 from cvlab.data import render_scene
+from cvlab.metrics import panoptic_quality
 from cvlab.panoptic import (
     category_index,
     decode_ids,
+    detection_instances,
     encode_ids,
     from_segments,
     fuse,
+    ground_truth_instances,
     simulate_predictions,
     to_segments,
 )
@@ -147,6 +150,64 @@ def test_fuse_clear_errors():
         fuse(sem, m, torch.ones(1), torch.tensor([1]), stuff=STUFF)
     with pytest.raises(ValueError, match="overlap_threshold"):
         fuse(sem, m, torch.ones(1), torch.tensor([3]), stuff=STUFF, overlap_threshold=2)
+
+
+# ---------------------------------------------------------------------------------------------- model outputs
+
+
+def test_detection_instances_maps_classes_and_cuts_masks_at_the_threshold():
+    probs = torch.tensor([[[0.9, 0.5, 0.2]], [[0.1, 0.6, 0.7]]])
+    detection = {"masks": probs[:, None], "scores": torch.tensor([0.3, 0.8]), "labels": torch.tensor([4, 1]),
+                 "boxes": torch.zeros(2, 4)}  # torchvision's (K, 1, H, W) masks; extra keys are ignored
+    before = {k: v.clone() for k, v in detection.items()}
+    masks, scores, labels = detection_instances(detection, (3, 4, 5, 6))
+    assert masks.dtype == torch.bool and masks.tolist() == [[[True, True, False]], [[False, True, True]]]
+    assert labels.tolist() == [6, 3] and torch.equal(scores, detection["scores"])
+    assert all(torch.equal(v, before[k]) for k, v in detection.items())
+    assert detection_instances(detection, (3, 4, 5, 6), mask_threshold=0.7)[0].tolist() == [
+        [[True, False, False]], [[False, False, True]]]
+    # ready for fuse: the higher score is placed first
+    fused = fuse(torch.tensor([[1, 1, 2]]), masks, scores, labels, stuff=STUFF, score_threshold=0, min_stuff_area=0)
+    assert fused.tolist() == [[[6, 2], [3, 1], [3, 1]]]
+
+
+def test_detection_instances_of_no_detection_and_clear_errors():
+    empty = {"masks": torch.zeros(0, 1, 4, 5), "scores": torch.zeros(0), "labels": torch.zeros(0, dtype=torch.long)}
+    masks, scores, labels = detection_instances(empty, (3, 4))
+    assert masks.shape == (0, 4, 5) and scores.shape == labels.shape == (0,)
+    one = {"masks": torch.ones(1, 2, 2), "scores": torch.ones(1), "labels": torch.tensor([0])}
+    with pytest.raises(ValueError, match="0 is the background"):
+        detection_instances(one, (3, 4))
+    with pytest.raises(ValueError, match="classes 1..2"):
+        detection_instances(one | {"labels": torch.tensor([3])}, (3, 4))
+    with pytest.raises(ValueError, match="keys"):
+        detection_instances({"masks": torch.ones(1, 2, 2)}, (3, 4))
+    with pytest.raises(ValueError, match="K masks"):
+        detection_instances(one | {"scores": torch.ones(2)}, (3, 4))
+    with pytest.raises(ValueError, match="categories"):
+        detection_instances(one, ())
+    with pytest.raises(ValueError, match="mask_threshold"):
+        detection_instances(one | {"labels": torch.tensor([1])}, (3, 4), mask_threshold=1.5)
+
+
+def test_ground_truth_instances_fuse_back_to_the_ground_truth():
+    scene = render_scene(2, size=40)
+    pan = scene.panoptic.clone()
+    pan[:3] = torch.tensor([-1, 0])  # void rows are no instance
+    before = pan.clone()
+    masks, scores, labels = ground_truth_instances(pan, scene.things)
+    assert torch.equal(pan, before)
+    keys = torch.unique(pan[pan[..., 1] > 0], dim=0)
+    assert masks.shape == (len(keys), 40, 40) and labels.tolist() == keys[:, 0].tolist()
+    assert bool((scores == 1).all()) and bool((masks.sum(0) <= 1).all())
+    semantic = torch.where(pan[..., 0] < 0, scene.stuff[0], pan[..., 0])
+    fused = fuse(semantic, masks, scores, labels, stuff=scene.stuff, min_stuff_area=0)
+    thing = pan[..., 1] > 0
+    assert torch.equal(fused[thing][:, 0], pan[thing][:, 0])
+    r = panoptic_quality(fused, pan, scene.things, scene.stuff)
+    assert r.things.pq == 1.0 and r.things.n == len(torch.unique(labels))
+    empty = ground_truth_instances(torch.tensor([[[1, 0], [-1, 0]]]), (3,))
+    assert empty[0].shape == (0, 1, 2) and empty[1].shape == empty[2].shape == (0,)
 
 
 # ---------------------------------------------------------------------------------------------- simulation

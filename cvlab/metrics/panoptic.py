@@ -32,6 +32,7 @@ Reference: A. Kirillov, K. He, R. Girshick, C. Rother, P. Dollár, "Panoptic Seg
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -217,14 +218,39 @@ def _crowd_masks(crowd: object, target: list[Tensor]) -> list[Tensor | None] | s
     return masks
 
 
+def _small(size: int, n: int) -> bool:
+    """Whether a histogram of ``size`` bins over ``n`` keys is cheaper as a ``bincount`` than as a sort."""
+    return size <= max(4 * n, 1 << 16)
+
+
 def _histogram(keys: Tensor, size: int) -> tuple[Tensor, Tensor]:
     """The distinct values of non-negative int ``keys`` (all < ``size``) and their counts: one ``bincount`` when
     the range is small, a sort otherwise."""
-    if size <= max(4 * keys.numel(), 1 << 16):
+    if _small(size, keys.numel()):
         counts = torch.bincount(keys, minlength=size)
         present = counts.nonzero().flatten()
         return present, counts[present]
-    return torch.unique(keys, return_counts=True)
+    present, counts = torch.unique(keys, return_counts=True)
+    return present.long(), counts
+
+
+def _segments(keys: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The distinct values of the int ``keys`` (all in ``[0, size)``, sorted, int64), their counts, and the rank
+    of each key among them when a sort found them (None after a ``bincount``: see :func:`_lookup`)."""
+    keys = keys.flatten()
+    if _small(size, keys.numel()):
+        present, counts = _histogram(keys, size)
+        return present, counts, None
+    present, inverse, counts = torch.unique(keys, return_inverse=True, return_counts=True)
+    return present.long(), counts, inverse
+
+
+def _lookup(keys: Tensor, present: Tensor, inverse: Tensor | None, size: int, values: Tensor) -> Tensor:
+    """Per key (the shape of ``keys``), ``values[rank of the key among present]``: one table look-up."""
+    if inverse is not None:
+        return values.index_select(0, inverse).reshape(keys.shape)
+    table = torch.zeros(size, dtype=values.dtype, device=values.device).index_copy_(0, present, values)
+    return table.index_select(0, keys.flatten()).reshape(keys.shape)
 
 
 class _Table(NamedTuple):
@@ -295,6 +321,70 @@ def _classify(cat: Tensor, inst: Tensor, slot: Tensor, things, stuff, void, name
     return index, (slot > 0) & (index < num)
 
 
+class _Pairs(NamedTuple):
+    t_cat: Tensor  # per ground-truth segment: category id, instance, crowd slot, area
+    t_inst: Tensor
+    t_slot: Tensor
+    t_area: Tensor
+    p_cat: Tensor  # per predicted segment: category id, instance, area
+    p_inst: Tensor
+    p_area: Tensor
+    pair_t: Tensor  # per (ground-truth segment, predicted segment) pair that shares pixels
+    pair_p: Tensor
+    inter: Tensor
+
+
+def _pairs(t_x: Tensor, p_x: Tensor, img: Tensor, n_img: int, t_crowd_px: Tensor | None) -> _Pairs:
+    """The segments and segment pairs of int64 pixels ``(R, M, 2)`` of ``n_img`` images, ``img`` the image of
+    each row ``(R, 1)`` or pixel ``(1, M)``: a histogram of each map, then one of the pairs, no per-segment loop."""
+    (t_lo, t_ncat, t_ninst), (p_lo, p_ncat, p_ninst) = _layout(t_x, "target"), _layout(p_x, "pred")
+    n_t, n_p = t_ncat * t_ninst, p_ncat * p_ninst
+    shift = p_lo * p_ninst
+    # int32 keys where every key fits (half the bytes per pass), read from the low words of the int64 channels
+    bound = max(n_img * n_t, n_img * n_p, t_x.shape[0] * t_x.shape[1] * n_p) + abs(t_lo * t_ninst) + abs(shift)
+    narrow = (bound < 2**31 and sys.byteorder == "little" and t_x.dtype == p_x.dtype == torch.int64
+              and t_x.stride(-1) == p_x.stride(-1) == 1)
+    dt = torch.int32 if narrow else torch.int64
+    (t_cat, t_inst), (p_cat, p_inst) = (
+        (x.view(torch.int32)[..., 0], x.view(torch.int32)[..., 2]) if narrow else (x[..., 0], x[..., 1])
+        for x in (t_x, p_x))
+    # per pixel the ground-truth segment's key, image * n_t + (category - lowest) * slots + instance
+    t_key = torch.add(t_inst, t_cat, alpha=t_ninst).add_((img * n_t - t_lo * t_ninst).to(dt))
+    if t_crowd_px is not None:  # crowd pixels move to the crowd slots of their category
+        t_key.add_(torch.where(t_crowd_px, t_ninst - 2 + (t_inst == 0).to(dt) - t_inst, 0).to(dt))
+    t_ids, t_area, t_inverse = _segments(t_key, n_img * n_t)
+    t_img = t_ids // n_t
+    # per pixel the pair (ground-truth segment, prediction): target segment * width + the prediction's key within
+    # the image, with the prediction's key as it is, or its rank among its image's predicted segments when that
+    # range would make too many bins
+    dense = not _small(t_ids.numel() * n_p, t_key.numel())
+    if dense:
+        p_key = torch.add(p_inst, p_cat, alpha=p_ninst).add_((img * n_p - shift).to(dt))
+        p_ids, p_area, p_inverse = _segments(p_key, n_img * n_p)
+        p_img = p_ids // n_p
+        rank = torch.arange(p_ids.numel(), device=p_ids.device) - torch.searchsorted(p_img, p_img)
+        p_key = _lookup(p_key, p_ids, p_inverse, n_img * n_p, rank.to(dt))
+        width, shift = max(int(rank.max()) + 1 if rank.numel() else 1, 1), 0
+    else:
+        width = n_p
+    t_part = (torch.arange(t_ids.numel(), device=t_ids.device) * width - shift).to(dt)
+    pair = _lookup(t_key, t_ids, t_inverse, n_img * n_t, t_part)
+    if dense:
+        pair.add_(p_key)
+    else:  # the prediction's key, (category - lowest) * slots + instance, added in place
+        pair.add_(p_cat, alpha=p_ninst).add_(p_inst)
+    uniq, inter = _histogram(pair.flatten(), t_ids.numel() * width)
+    pair_t = uniq // width
+    if dense:
+        pair_p = torch.searchsorted(p_img, t_img[pair_t]) + uniq % width
+    else:  # every predicted segment shares pixels with some ground-truth segment (void included)
+        p_ids, pair_p = torch.unique(t_img[pair_t] * n_p + uniq % width, return_inverse=True)
+        p_area = torch.zeros(p_ids.numel(), dtype=torch.int64, device=inter.device).index_add_(0, pair_p, inter)
+    t_cat, t_inst, t_slot = _decode(t_ids % n_t, t_lo, t_ninst)
+    p_cat, p_inst, _ = _decode(p_ids % n_p, p_lo, p_ninst)
+    return _Pairs(t_cat, t_inst, t_slot, t_area, p_cat, p_inst, p_area, pair_t, pair_p, inter)
+
+
 def _table(pred, target, things, stuff, void, crowd) -> _Table:
     things, stuff = check_categories(things, stuff, void)
     num = len(things) + len(stuff)
@@ -320,23 +410,8 @@ def _table(pred, target, things, stuff, void, crowd) -> _Table:
     t_crowd_px = None
     if isinstance(crowd, list) and crowd and crowd[0] is not None:
         t_crowd_px = _batch([m.to(t_x.device) for m in crowd], "crowd")[0]
-    (t_lo, t_ncat, t_ninst), (p_lo, p_ncat, p_ninst) = _layout(t_x, "target"), _layout(p_x, "pred")
-    n_t, n_p = t_ncat * t_ninst, p_ncat * p_ninst
-    # one key per pixel, image * n_t * n_p + target key * n_p + pred key, in place from the four channels
-    key = torch.mul(t_x[..., 0], t_ninst * n_p)
-    key.add_(t_x[..., 1], alpha=n_p).add_(p_x[..., 0], alpha=p_ninst).add_(p_x[..., 1])
-    key.add_(img * (n_t * n_p) - (t_lo * t_ninst * n_p + p_lo * p_ninst))
-    if t_crowd_px is not None:  # crowd pixels move to the crowd slots of their category
-        inst = t_x[..., 1].long()
-        key.add_(torch.where(t_crowd_px, t_ninst - 2 + (inst == 0).long() - inst, 0) * n_p)
-    # one histogram over (image, target segment, predicted segment): the pairs; the segments follow from them
-    uniq, inter = _histogram(key.flatten(), n_img * n_t * n_p)
-    t_ids, pair_t = torch.unique(uniq // n_p, return_inverse=True)  # image * n_t + target key
-    p_ids, pair_p = torch.unique((uniq // (n_t * n_p)) * n_p + uniq % n_p, return_inverse=True)
-    t_area = torch.zeros(t_ids.numel(), dtype=torch.int64, device=inter.device).index_add_(0, pair_t, inter)
-    p_area = torch.zeros(p_ids.numel(), dtype=torch.int64, device=inter.device).index_add_(0, pair_p, inter)
-    t_cat, t_inst, t_slot = _decode(t_ids % n_t, t_lo, t_ninst)
-    p_cat, p_inst, _ = _decode(p_ids % n_p, p_lo, p_ninst)
+    t_cat, t_inst, t_slot, t_area, p_cat, p_inst, p_area, pair_t, pair_p, inter = _pairs(
+        t_x, p_x, img, n_img, t_crowd_px)
     if isinstance(crowd, set):
         pairs = torch.tensor(sorted(crowd), dtype=torch.int64, device=t_cat.device).reshape(-1, 2)
         listed = ((t_cat[:, None] == pairs[:, 0]) & (t_inst[:, None] == pairs[:, 1])).any(1)

@@ -212,6 +212,26 @@ def test_equals_the_coco_rules_oracle_on_random_maps(seed, void):
         np.testing.assert_allclose(summary, means[name], rtol=1e-12)
 
 
+@pytest.mark.parametrize("ids", ["large instance ids", "large category ids"])
+def test_counts_do_not_depend_on_how_far_apart_the_ids_are(ids):
+    """Ids only name segments; ids far apart take the wide paths (int64 keys, sorting instead of bincount)."""
+    preds, targets, crowds = _random_maps(3, n=4)
+    shift = 2**40 if ids == "large category ids" else 0
+
+    def spread(m):
+        if shift:
+            return torch.stack([torch.where(m[..., 0] == V, V, m[..., 0] + shift), m[..., 1]], -1)
+        return torch.stack([m[..., 0], m[..., 1] * 1_000_003], -1)
+
+    ref = panoptic_counts(torch.stack(preds), torch.stack(targets), THINGS, STUFF, void=V, crowd=torch.stack(crowds))
+    for pred, target in ((torch.stack([spread(p) for p in preds]), torch.stack([spread(t) for t in targets])),
+                         ([spread(p) for p in preds], [spread(t) for t in targets])):
+        out = panoptic_counts(pred, target, [c + shift for c in THINGS], [c + shift for c in STUFF], void=V,
+                              crowd=crowds)
+        assert all(torch.equal(getattr(out, f), getattr(ref, f)) for f in ("tp", "fp", "fn"))
+        assert torch.allclose(out.iou_sum, ref.iou_sum, rtol=0, atol=1e-12)
+
+
 def test_equals_the_oracle_on_fused_scene_predictions():
     preds, targets = [], []
     for seed in range(3):
