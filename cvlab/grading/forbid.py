@@ -117,7 +117,7 @@ def _refusing_start(*args: Any, **kwargs: Any) -> Any:
 def resolve(name: str) -> Any:
     """Import the object at dotted ``name``; None when its module is not installed or it does not exist."""
     parts = name.split(".")
-    for split in range(len(parts) - 1, 0, -1):
+    for split in range(len(parts), 0, -1):  # the longest importable prefix: a module itself, or its attribute
         try:
             obj: Any = importlib.import_module(".".join(parts[:split]))
         except ImportError:
