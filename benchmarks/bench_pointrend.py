@@ -11,27 +11,12 @@ Run: python benchmarks/bench_pointrend.py [--paper] [--masks 100] [--device cuda
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 import torch.nn.functional as F
+from timing import seconds
 
 from cvlab.models import pointrend as pr
-
-
-def seconds(fn, repeats: int, device: torch.device) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs, after one warm-up."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
 
 
 def dense(logits: torch.Tensor, features: torch.Tensor, head: torch.nn.Module, steps: int) -> torch.Tensor:

@@ -7,27 +7,12 @@ Run: python benchmarks/bench_roi.py [--device cuda] [--repeats 5]
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 import torchvision.ops as tvo
+from timing import seconds
 
 from cvlab.ops import roi_align, roi_pool
-
-
-def seconds(fn, repeats: int, device: torch.device) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs, after one warm-up."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
 
 
 def forward_backward(op, x: torch.Tensor, rois: torch.Tensor, *args):
