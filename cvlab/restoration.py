@@ -24,7 +24,6 @@ original) and the 102-pixel ``microaneurysms``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -574,7 +573,6 @@ def classical_deblur(blurred: Tensor, kernel: Tensor, method: str, *, balance: f
 
 
 # ------------------------------------------------------------------------------------- training recipes, weights
-WEIGHTS_DIR = Path(__file__).resolve().parent / "models" / "weights"
 
 
 @dataclass(frozen=True)
@@ -671,6 +669,8 @@ def train_recipe(
         out (str or Path, optional): folder for the checkpoints and the final ``<out>/<name>.pt``.
         progress (bool): print the mean loss every 100 steps.
     """
+    from cvlab.models.shipped import save_half
+
     check_choice(name, "name", tuple(RECIPES))
     recipe = RECIPES[name]
     steps = check_int(steps if steps is not None else recipe.steps, "steps")
@@ -690,34 +690,23 @@ def train_recipe(
         if progress and step % 100 == 0:
             print(f"{name} step {step}/{steps}: loss {np.mean(losses[-100:]):.5f}", flush=True)
         if out is not None and step in checkpoints:
-            _save(model, Path(out) / f"{name}_{step}.pt")
+            save_half(model, Path(out) / f"{name}_{step}.pt")
     if out is not None:
-        _save(model, Path(out) / f"{name}.pt")
+        save_half(model, Path(out) / f"{name}.pt")
     return model.eval(), losses
-
-
-def _save(model: torch.nn.Module, path: Path) -> None:
-    """Save the weights in float16 (half the size; the lesson's scores change by under 0.01 dB)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.half() for k, v in model.state_dict().items()}, path)
 
 
 def load_pretrained(name: str) -> torch.nn.Module:
     """The network of recipe ``name`` with the course's shipped weights, float32, in eval mode, on the CPU.
 
-    The weight file (``cvlab/models/weights/<name>.pt``) is checked against the recipe's ``sha256`` first.
+    The weight file (``cvlab/models/weights/<name>.pt``) is checked against the recipe's ``sha256`` first
+    (:func:`~cvlab.models.shipped.load_half`).
     """
+    from cvlab.models.shipped import WEIGHTS_DIR, load_half
+
     check_choice(name, "name", tuple(RECIPES))
-    path = WEIGHTS_DIR / f"{name}.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; reinstall cvlab or run: python -m cvlab.restoration train {name}")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if RECIPES[name].sha256 and digest != RECIPES[name].sha256:
-        raise ValueError(f"{path}: expected sha256 {RECIPES[name].sha256}, got {digest}; the file was changed")
-    model = build_model(name)
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict({k: v.float() for k, v in state.items()})
-    return model.eval()
+    return load_half(build_model(name), WEIGHTS_DIR / f"{name}.pt", RECIPES[name].sha256,
+                     f"python -m cvlab.restoration train {name}")
 
 
 def restore(model: torch.nn.Module, images: Sequence[Tensor]) -> list[Tensor]:

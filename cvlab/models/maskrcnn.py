@@ -39,11 +39,12 @@ from cvlab._validate import check_int, check_number, check_tensor
 from cvlab.data.scenes import THING_CLASSES
 from cvlab.device import seed_everything
 from cvlab.metrics.instance import mask_ap
+from cvlab.models.shipped import WEIGHTS_DIR, load_half, save_half
 
 __all__ = ["SmallBackbone", "maskrcnn", "scene_targets", "train_maskrcnn", "predict", "evaluate_maskrcnn",
            "MaskRCNNRecipe", "RECIPE", "train_recipe", "load_pretrained"]
 
-WEIGHTS = Path(__file__).resolve().parent / "weights" / "maskrcnn_scenes.pt"
+WEIGHTS = WEIGHTS_DIR / "maskrcnn_scenes.pt"
 
 
 def _conv(c_in: int, c_out: int, stride: int) -> nn.Sequential:
@@ -259,23 +260,13 @@ def train_recipe(
     reached = {"train_min": (time.perf_counter() - start) / 60}
     reached.update(evaluate_maskrcnn(model, _scenes("val", RECIPE.size, RECIPE.val_scenes)))
     if out is not None:
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, path)
+        save_half(model, out)
     return model, reached
 
 
 def load_pretrained() -> MaskRCNN:
     """`maskrcnn` with the course's shipped weights (hash checked against `RECIPE`), float32, eval mode, CPU."""
-    if not WEIGHTS.is_file():
-        raise FileNotFoundError(f"{WEIGHTS} is missing; reinstall cvlab or run: python -m cvlab.models.maskrcnn")
-    digest = hashlib.sha256(WEIGHTS.read_bytes()).hexdigest()
-    if RECIPE.sha256 and digest != RECIPE.sha256:
-        raise ValueError(f"{WEIGHTS}: expected sha256 {RECIPE.sha256}, got {digest}; the file was changed")
-    model = maskrcnn(**RECIPE.model_args)
-    state = torch.load(WEIGHTS, map_location="cpu", weights_only=True)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    return model.eval()
+    return load_half(maskrcnn(**RECIPE.model_args), WEIGHTS, RECIPE.sha256, "python -m cvlab.models.maskrcnn")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -285,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=WEIGHTS, help="weight file to write")
     args = parser.parse_args(argv)
     _, reached = train_recipe(args.steps, args.out, progress=True)
-    digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
+    digest = hashlib.sha256(args.out.read_bytes()).hexdigest()  # the hash to record in RECIPE
     print(f"saved {args.out} (sha256 {digest}); reached {reached}")
     return 0
 

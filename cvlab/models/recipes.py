@@ -30,13 +30,13 @@ from torch import Tensor, nn
 from cvlab._validate import check_choice, check_int, check_tensor
 from cvlab.models.evaluate import predict, scene_tensors, score, train_and_score
 from cvlab.models.fcn import FCN, SegNet
+from cvlab.models.shipped import WEIGHTS_DIR, load_half, save_half
 from cvlab.models.unet import EncoderDecoder, UNet
 
 __all__ = ["SegRecipe", "RECIPES", "SEEDS", "TEST_SCENES", "WEIGHTS_DIR", "build_model", "train_recipe",
            "load_pretrained", "save_half", "score_seeds", "shipped_seeds",
            "mean_sd"]
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 NUM_CLASSES = 7
 SEEDS = (0, 1, 2)
 """Every model is shipped trained with each of these seeds, so a comparison can report mean and spread."""
@@ -199,32 +199,15 @@ def train_recipe(name: str, epochs: int | None = None, *, out: str | Path | None
     return model.eval(), result
 
 
-def save_half(model: nn.Module, path: str | Path) -> str:
-    """Save ``model``'s state dict with floating tensors in float16 (half the size; integer buffers such as
-    batch norm's step counter kept); returns the file's sha256."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, path)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def load_pretrained(name: str) -> nn.Module:
     """The network of recipe ``name`` with its shipped weights, float32, in eval mode, on the CPU.
 
-    The file ``WEIGHTS_DIR / "<name>.pt"`` is checked against the recipe's ``sha256`` first.
+    The file ``WEIGHTS_DIR / "<name>.pt"`` is checked against the recipe's ``sha256`` first
+    (:func:`~cvlab.models.shipped.load_half`).
     """
     check_choice(name, "name", tuple(RECIPES))
-    path = WEIGHTS_DIR / f"{name}.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; run: python -m cvlab.models.recipes train {name} --out "
-                                f"{path.parent}")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != RECIPES[name].sha256:
-        raise ValueError(f"{path}: expected sha256 {RECIPES[name].sha256 or '(none recorded)'}, got {digest}")
-    model = build_model(name)
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    return model.eval()
+    return load_half(build_model(name), WEIGHTS_DIR / f"{name}.pt", RECIPES[name].sha256,
+                     f"python -m cvlab.models.recipes train {name} --out {WEIGHTS_DIR}")
 
 
 def shipped_seeds(model: str) -> tuple[int, ...]:
