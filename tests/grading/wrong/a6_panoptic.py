@@ -7,6 +7,7 @@ mixed, FP counted on void, no guard against empty categories, thing pixels with 
 """
 
 import torch
+import torch.nn.functional as F
 
 NAN = float("nan")
 
@@ -89,6 +90,16 @@ def segment_iou_correct_loops(pred_seg, target_seg, pred_cat, target_cat):
             union = int((g | m).sum()) - int((m & void).sum())
             out[t, p] = inter / union if union else 0.0
     return out
+
+
+def segment_iou_correct_one_hot(pred_seg, target_seg, pred_cat, target_cat):
+    """Intersections as a product of one-hot matrices (float64 counts are exact), void overlaps subtracted."""
+    onehot_p = F.one_hot(pred_seg.flatten().long(), len(pred_cat) + 1).double()  # (M, 1 + predicted segments)
+    onehot_t = F.one_hot(target_seg.flatten().long(), len(target_cat) + 1).double()
+    inter = onehot_t.T @ onehot_p  # row 0: ground-truth void
+    union = onehot_t.sum(0)[1:, None] + onehot_p.sum(0)[None, 1:] - inter[1:, 1:] - inter[:1, 1:]
+    same = target_cat.long()[:, None] == pred_cat.long()[None, :]
+    return torch.where(same & (union > 0), inter[1:, 1:] / union.clamp(min=1), 0.0).float()
 
 
 # --- panoptic_quality(preds, targets, things, stuff, crowds) ---------------------------------------------------
@@ -245,6 +256,45 @@ def panoptic_quality_correct_per_segment(preds, targets, things, stuff, crowds):
     return torch.tensor(out, dtype=torch.float32)
 
 
+def panoptic_quality_correct_pair_table(preds, targets, things, stuff, crowds):
+    """Per image one (target segment x predicted segment) overlap table from torch.unique; counts summed."""
+    cats = torch.tensor(list(things) + list(stuff), dtype=torch.long)
+    tp, fp, fn = (torch.zeros(len(cats), dtype=torch.float64) for _ in range(3))
+    iou_sum = torch.zeros(len(cats), dtype=torch.float64)
+
+    def segments(m):  # per pixel a segment index, per segment (category, instance); category -1: void
+        cat, inst = m[..., 0].long().flatten(), m[..., 1].long().flatten()
+        void = (cat < 0) | (torch.isin(cat, cats[: len(things)]) & (inst == 0))
+        base = int(inst.max()) + 1 if inst.numel() else 1
+        codes, seg = torch.unique(torch.where(void, -1, cat * base + inst), return_inverse=True)
+        return seg, torch.where(codes < 0, -1, codes // base), torch.where(codes < 0, 0, codes % base)
+
+    for pred, target, crowd in zip(preds, targets, crowds, strict=True):
+        (t_seg, t_cat, t_inst), (p_seg, p_cat, _) = segments(target), segments(pred)
+        counts = torch.bincount(t_seg * len(p_cat) + p_seg, minlength=len(t_cat) * len(p_cat))
+        counts = counts.reshape(len(t_cat), len(p_cat))
+        t_void, p_void = t_cat < 0, p_cat < 0
+        is_crowd = (torch.stack([t_cat, t_inst], 1)[:, None] == crowd.long()[None]).all(-1).any(1) & ~t_void
+        void_overlap = counts[t_void].sum(0)
+        union = counts.sum(1)[:, None] + counts.sum(0)[None, :] - counts - void_overlap[None, :]
+        same = t_cat[:, None] == p_cat[None, :]
+        matched = same & ~(t_void | is_crowd)[:, None] & ~p_void[None, :] & (2 * counts > union)
+        t_index, p_index = ((c[:, None] == cats).long().argmax(1) for c in (t_cat, p_cat))
+        rows, cols = matched.nonzero(as_tuple=True)
+        tp.index_add_(0, t_index[rows], torch.ones(len(rows), dtype=torch.float64))
+        iou_sum.index_add_(0, t_index[rows], counts[rows, cols].double() / union[rows, cols].double())
+        missed = ~matched.any(1) & ~t_void & ~is_crowd
+        fn.index_add_(0, t_index[missed], torch.ones(int(missed.sum()), dtype=torch.float64))
+        excused = void_overlap + (counts * (is_crowd[:, None] & same)).sum(0)
+        false = ~matched.any(0) & ~p_void & ~(2 * excused > counts.sum(0))
+        fp.index_add_(0, p_index[false], torch.ones(int(false.sum()), dtype=torch.float64))
+    den = tp + fp / 2 + fn / 2
+    scores = torch.stack([iou_sum / den, torch.where(tp > 0, iou_sum / tp, 0.0), tp / den], 1)  # NaN where den == 0
+    is_thing = torch.arange(len(cats)) < len(things)
+    rows = [scores[group & (den > 0)] for group in (torch.ones_like(is_thing), is_thing, ~is_thing)]
+    return torch.stack([r.mean(0) if len(r) else torch.full((3,), NAN, dtype=torch.float64) for r in rows]).float()
+
+
 # --- fuse(semantic, masks, scores, labels, stuff, score_threshold, overlap_threshold, min_stuff_area) -----------
 
 
@@ -342,6 +392,26 @@ def fuse_correct_numpy(semantic, masks, scores, labels, stuff, score_threshold=0
     return torch.from_numpy(np.stack([cat, inst], -1))
 
 
+def fuse_correct_owner_map(semantic, masks, scores, labels, stuff, score_threshold=0.5, overlap_threshold=0.5,
+                           min_stuff_area=64):
+    """One owner map (0 free, else the placement number) instead of a taken mask; stuff filled where it is 0."""
+    owner = torch.zeros(semantic.shape, dtype=torch.long)
+    placed = [-1]  # category of each placement number; 0: void
+    kept = (scores >= score_threshold).nonzero().flatten()
+    for k in kept[torch.argsort(-scores[kept], stable=True)].tolist():
+        area, free = int(masks[k].sum()), masks[k].bool() & (owner == 0)
+        if area == 0 or not bool(free.any()) or area - int(free.sum()) > overlap_threshold * area:
+            continue
+        placed.append(int(labels[k]))
+        owner[free] = len(placed) - 1
+    cat = torch.tensor(placed)[owner]
+    for c in stuff:
+        region = (owner == 0) & (semantic.long() == c)
+        if int(region.sum()) >= min_stuff_area:
+            cat[region] = c
+    return torch.stack([cat, owner], -1)
+
+
 WRONG = {
     "segment_iou": [segment_iou_cvlab_shortcut, segment_iou_void_in_union, segment_iou_predicted_void_removed_too,
                     segment_iou_any_category, segment_iou_union_is_the_sum_of_areas, segment_iou_transposed,
@@ -357,7 +427,7 @@ WRONG = {
 }
 
 CORRECT = {
-    "segment_iou": [segment_iou_correct_loops],
-    "panoptic_quality": [panoptic_quality_correct_per_segment],
-    "fuse": [fuse_correct_numpy],
+    "segment_iou": [segment_iou_correct_loops, segment_iou_correct_one_hot],
+    "panoptic_quality": [panoptic_quality_correct_per_segment, panoptic_quality_correct_pair_table],
+    "fuse": [fuse_correct_numpy, fuse_correct_owner_map],
 }

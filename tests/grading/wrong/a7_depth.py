@@ -120,6 +120,13 @@ def ssi_per_image_sums(pred, target, mask):
     return sq.sum() / (2 * m.sum()) if m.sum() > 0 else pred.new_zeros(())
 
 
+def ssi_masked_mean(pred, target, mask):
+    """Correct: the aligned residuals of the masked pixels gathered by boolean indexing, half their mean square."""
+    scale, shift = css_normal_equations(pred, target, mask)
+    residual = (scale[:, None, None] * pred + shift[:, None, None] - target)[mask]
+    return (residual**2).mean() / 2 if residual.numel() else pred.new_zeros(())
+
+
 def ssi_cvlab_shortcut(pred, target, mask):
     from cvlab.losses import ssi_loss
 
@@ -181,6 +188,14 @@ def silog_loop(pred, target, mask, lam=0.5):
             d = torch.log(p[m]) - torch.log(y[m])
             losses.append((1 - lam) * d.mean() ** 2 + torch.var(d, correction=0))
     return torch.stack(losses).mean()
+
+
+def silog_nan_masked(pred, target, mask, lam=0.5):
+    """Correct: NaN off the mask and nanmean per image; images without a valid pixel left out."""
+    d = torch.where(mask, torch.log(pred) - torch.log(target), torch.full((), float("nan"), dtype=pred.dtype))
+    per_image = d.square().nanmean((1, 2)) - lam * d.nanmean((1, 2)) ** 2
+    valid = mask.flatten(1).any(1)
+    return per_image[valid].mean() if bool(valid.any()) else pred.new_zeros(())
 
 
 def silog_cvlab_shortcut(pred, target, mask, lam=0.5):
@@ -273,6 +288,19 @@ def _per_image(pred, gt, mask, **kwargs):
 def metrics_loop(pred, gt, mask):
     """Correct: per image with boolean indexing."""
     return _per_image(pred, gt, mask)
+
+
+def metrics_nan_masked(pred, gt, mask):
+    """Correct: NaN off the mask and nanmean per image, then the mean over images."""
+    nan = torch.full((), float("nan"), dtype=pred.dtype)
+    p, y = torch.where(mask, pred, nan), torch.where(mask, gt, nan)
+    ratio = torch.maximum(p / y, y / p)
+    per_image = [(p - y).abs() / y, (p - y) ** 2 / y, (p - y) ** 2, (p.log() - y.log()) ** 2,
+                 (p.log10() - y.log10()).abs()]
+    per_image += [torch.where(mask, (ratio < 1.25**k).to(pred.dtype), nan) for k in (1, 2, 3)]
+    means = torch.stack([x.nanmean((1, 2)) for x in per_image], 1)
+    means[:, 2:4] = means[:, 2:4].sqrt()  # RMSE and RMSE log
+    return means.mean(0)
 
 
 def metrics_cvlab_shortcut(pred, gt, mask):
@@ -408,8 +436,8 @@ WRONG = {
 
 CORRECT = {
     "compute_scale_and_shift": [css_normal_equations, css_per_image_loop],
-    "ssi_loss": [ssi_per_image_sums],
-    "silog_loss": [silog_loop],
-    "depth_metrics": [metrics_loop],
+    "ssi_loss": [ssi_per_image_sums, ssi_masked_mean],
+    "silog_loss": [silog_loop, silog_nan_masked],
+    "depth_metrics": [metrics_loop, metrics_nan_masked],
     "backproject": [backproject_formula, backproject_inverse_matrix],
 }
