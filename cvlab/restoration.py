@@ -590,7 +590,9 @@ class Recipe:
             ``motion_kernel(blur_length, blur_angle)`` and noise ``sigma``).
         loss (str): ``"mse"`` or ``"l1"`` (EDSR's choice).
         reached (dict): test-split scores of the shipped weights (mean PSNR in dB on ``load_split("test", 2)``,
-            noise seeds 0, 1, 2), recorded when they were made.
+            noise seeds 0, 1, 2), recorded when they were made (``train_min``: on a 2-core machine shared with
+            other jobs).
+        idle_min (float): wall minutes of ``train_recipe(name)`` on an idle 2-core CPU (measured 2026-12-04).
         sha256 (str): hash of the shipped weight file.
     """
 
@@ -607,6 +609,7 @@ class Recipe:
     loss: str = "mse"
     seed: int = 0
     reached: dict = field(default_factory=dict)
+    idle_min: float = 0.0
     sha256: str = ""
 
 
@@ -615,18 +618,21 @@ RECIPES: dict[str, Recipe] = {
         model="dncnn", model_args={"features": 32, "depth": 8}, degradation="noise", sigma=25.0,
         patch_size=40, batch_size=16, steps=1000, lr=2e-3, loss="mse",
         reached={"test_psnr": 29.56, "test_ssim": 0.824, "train_min": 17},
+        idle_min=0.66,
         sha256="b1d7b6e553fec64a42667a4db882e8bdcf970e48806858df04089d7a8db6d4d9",
     ),
     "edsr_x2": Recipe(
         model="edsr", model_args={"scale": 2, "features": 32, "blocks": 4}, degradation="downsample",
         patch_size=48, batch_size=16, steps=1000, lr=1e-3, loss="l1",
         reached={"test_psnr": 32.24, "test_ssim": 0.934, "train_min": 22},
+        idle_min=0.59,
         sha256="181448f7f13899d1c3d3ec2155bfae9ddaca792758bd323ffb6f281c558bb644",
     ),
     "dncnn_motion9": Recipe(
         model="dncnn", model_args={"features": 32, "depth": 8, "unshuffle": 2}, degradation="motion_blur",
         sigma=2.0, blur_length=9, blur_angle=30.0, patch_size=48, batch_size=16, steps=1000, lr=1e-3, loss="mse",
         reached={"test_psnr": 28.66, "test_ssim": 0.839, "train_min": 10},
+        idle_min=0.34,
         sha256="d5b1c2d8a1125290dcd329c44bac9fa70bb60bfdfe12d0978eea728b58138b85",
     ),
 }
