@@ -6,10 +6,10 @@ Run: python benchmarks/bench_transposed.py [--device cuda]
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 import torch.nn.functional as F
+from timing import seconds  # benchmarks/ is on sys.path when this script runs
 
 from cvlab.ops import conv_transpose2d, conv_transpose2d_zero_insertion
 
@@ -18,21 +18,6 @@ SETTINGS = [  # (batch, C_in, C_out, H, kernel, stride, padding, output_padding)
     (8, 64, 32, 32, 4, 2, 1, 0),
     (2, 128, 64, 64, 3, 2, 1, 1),
 ]
-
-
-def seconds(fn, args: tuple, repeats: int, device: torch.device) -> float:
-    """Median wall time of ``fn(*args)`` over ``repeats`` runs, after one warm-up."""
-    fn(*args)
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn(*args)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
 
 
 def main() -> None:
@@ -46,8 +31,8 @@ def main() -> None:
         x = torch.randn(b, c_in, h, h, device=device)
         w = torch.randn(c_in, c_out, k, k, device=device)
         call = (x, w, None, s, p, op)
-        base = seconds(F.conv_transpose2d, call, args.repeats, device)
-        ratios = [seconds(fn, call, args.repeats, device) / base
+        base = seconds(lambda call=call: F.conv_transpose2d(*call), args.repeats, device)
+        ratios = [seconds(lambda fn=fn, call=call: fn(*call), args.repeats, device) / base
                   for fn in (conv_transpose2d, conv_transpose2d_zero_insertion)]
         print(f"{str((b, c_in, c_out, h, k, s, p, op)):44s} {base * 1e3:10.2f} {ratios[0]:8.1f}x {ratios[1]:8.1f}x")
 

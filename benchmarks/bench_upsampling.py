@@ -9,7 +9,7 @@ import argparse
 
 import torch
 import torch.nn.functional as F
-from bench_transposed import seconds  # benchmarks/ is on sys.path when this script runs
+from timing import seconds  # benchmarks/ is on sys.path when this script runs
 
 from cvlab.ops import upsample_bilinear
 
@@ -29,9 +29,8 @@ def main() -> None:
     for b, c, h, w, s in SETTINGS:
         for fmt in (torch.contiguous_format, torch.channels_last):
             x = torch.rand(b, c, h, w, device=device).contiguous(memory_format=fmt)
-            ours = seconds(lambda t, s=s: upsample_bilinear(t, scale_factor=s), (x,), args.repeats, device)
-            theirs = seconds(lambda t, s=s: F.interpolate(t, scale_factor=s, mode="bilinear"), (x,), args.repeats,
-                             device)
+            ours = seconds(lambda x=x, s=s: upsample_bilinear(x, scale_factor=s), args.repeats, device)
+            theirs = seconds(lambda x=x, s=s: F.interpolate(x, scale_factor=s, mode="bilinear"), args.repeats, device)
             layout = "channels_last" if fmt is torch.channels_last else "contiguous"
             print(f"{(b, c, h, w)} x{s} {layout:13s}: cvlab / torch = {ours / theirs:5.1f}")
 
