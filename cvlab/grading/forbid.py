@@ -115,9 +115,13 @@ def _refusing_start(*args: Any, **kwargs: Any) -> Any:
 
 
 def resolve(name: str) -> Any:
-    """Import the object at dotted ``name``; None when its module is not installed or it does not exist."""
+    """Import the object at dotted ``name``; None when its module is not installed or it does not exist.
+
+    An attribute wins over a submodule of the same name (``torchvision.ops.roi_align`` is the function, as Python
+    itself reads it); a submodule its package does not import (``cvlab.ops.explain_rois``) is imported.
+    """
     parts = name.split(".")
-    for split in range(len(parts), 0, -1):  # the longest importable prefix: a module itself, or its attribute
+    for split in range(len(parts) - 1, 0, -1):
         try:
             obj: Any = importlib.import_module(".".join(parts[:split]))
         except ImportError:
@@ -126,7 +130,10 @@ def resolve(name: str) -> Any:
             for attr in parts[split:]:
                 obj = getattr(obj, attr)
         except AttributeError:
-            return None
+            try:
+                return importlib.import_module(name)
+            except ImportError:
+                return None
         return obj
     return None
 

@@ -56,6 +56,16 @@ def test_a_module_forbids_all_of_its_code_private_helpers_included():
     assert module._histogram(keys, 4)[0].tolist() == [1, 3]  # released on exit
 
 
+def test_resolve_prefers_the_attribute_to_a_submodule_of_the_same_name():
+    import torchvision.ops
+
+    from cvlab.grading.forbid import resolve
+
+    assert resolve("torchvision.ops.roi_align") is torchvision.ops.roi_align  # the function, not roi_align.py
+    assert resolve("cvlab.ops.explain_rois").__name__ == "cvlab.ops.explain_rois"  # a submodule, imported
+    assert resolve("cvlab.ops.no_such_thing") is None
+
+
 def test_methods_are_refused_when_bound_too():
     x = torch.tensor([0, 1, 1])
     with pytest.raises(ForbiddenError, match="count with comparisons"):
