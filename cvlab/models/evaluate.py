@@ -10,8 +10,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from cvlab._validate import check_int, check_tensor
+from cvlab._validate import check_choice, check_int, check_tensor
 from cvlab.data.datasets import SceneDataset
+from cvlab.losses.segmentation import class_weights, dice_loss, weighted_cross_entropy
 from cvlab.metrics.segmentation import boundary_iou_per_class, confusion_matrix, mean_iou, pixel_accuracy
 from cvlab.models.blocks import match_size
 from cvlab.models.fcn import bilinear_upsampler
@@ -26,6 +27,8 @@ __all__ = [
     "predict",
     "score",
     "train_and_score",
+    "LOSSES",
+    "SCHEDULES",
 ]
 
 
@@ -171,6 +174,32 @@ def score(pred: Tensor, target: Tensor, num_classes: int, *, dilation_ratio: flo
     }
 
 
+LOSSES = ("ce", "wce+dice")
+"""The losses of :func:`train_and_score`: cross-entropy, or median-frequency weighted cross-entropy plus soft Dice."""
+SCHEDULES = ("cosine", "onecycle")
+"""The learning-rate schedules of :func:`train_and_score`, both stepped once per epoch."""
+
+
+def _random_flips(generator: torch.Generator):
+    """A ``collate_fn`` that stacks ``(image, labels)`` items and flips each left-right with probability 1/2."""
+    def collate(items):
+        x, y = (torch.stack(parts) for parts in zip(*items, strict=True))
+        flip = torch.rand(len(x), generator=generator) < 0.5
+        return torch.where(flip[:, None, None, None], x.flip(-1), x), torch.where(flip[:, None, None], y.flip(-1), y)
+    return collate
+
+
+def _loss_fn(name: str, labels: Tensor, num_classes: int):
+    if name == "ce":
+        return F.cross_entropy
+    weight = class_weights(labels, num_classes, "median", ignore_index=None)
+
+    def weighted_ce_plus_dice(logits: Tensor, target: Tensor) -> Tensor:
+        return (weighted_cross_entropy(logits, target, weight.to(logits.device), ignore_index=None)
+                + dice_loss(logits, target, ignore_index=None))
+    return weighted_ce_plus_dice
+
+
 def train_and_score(
     model: nn.Module,
     train: tuple[Tensor, Tensor],
@@ -182,8 +211,11 @@ def train_and_score(
     lr: float = 3e-3,
     seed: int = 0,
     device: torch.device | str | None = None,
+    loss: str = "ce",
+    schedule: str = "cosine",
+    flip: bool = False,
 ) -> dict[str, float]:
-    """Train ``model`` with cross-entropy and AdamW for a fixed number of epochs, then score it on ``test``.
+    """Train ``model`` with AdamW for a fixed number of epochs, then score it on ``test``.
 
     The same seed gives the same batches and, for the same initial weights (seed before building the model),
     the same result on the CPU; models compared at equal ``epochs`` see the same data in the same order.
@@ -194,9 +226,15 @@ def train_and_score(
         num_classes (int): K, the number of classes scored.
         epochs (int): passes over ``train``.
         batch_size (int): images per step.
-        lr (float): AdamW learning rate, cosine-annealed epoch by epoch.
+        lr (float): AdamW learning rate: the start of the cosine annealing, or the peak of the one-cycle schedule.
         seed (int): seeds the initial shuffle and every generator.
         device: default :func:`cvlab.get_device`.
+        loss (str): ``"ce"`` (cross-entropy) or ``"wce+dice"``: cross-entropy weighted by the median-frequency
+            :func:`~cvlab.losses.class_weights` of the training labels, plus the soft
+            :func:`~cvlab.losses.dice_loss` (both up-weight rare classes).
+        schedule (str): ``"cosine"`` (annealed from ``lr`` to 0) or ``"onecycle"`` (Smith's one-cycle policy:
+            warm up from ``lr / 25`` to ``lr`` in the first 20 % of the epochs, then anneal to about 0).
+        flip (bool): flip each training image and its labels left-right with probability 1/2 (seeded).
 
     Returns:
         dict: the :func:`score` entries plus ``params`` (trainable parameters), ``train_s`` (seconds of
@@ -204,21 +242,30 @@ def train_and_score(
         ``final_loss`` (mean training loss of the last epoch).
     """
     epochs, batch_size = check_int(epochs, "epochs"), check_int(batch_size, "batch_size")
+    num_classes = check_int(num_classes, "num_classes")
+    check_choice(loss, "loss", LOSSES)
+    check_choice(schedule, "schedule", SCHEDULES)
     (x, y), (tx, ty) = train, test
     for value, name in ((x, "train images"), (tx, "test images")):
         check_tensor(value, name, ndim=4, shape="(N, C, H, W)", dtype="float")
     for value, name in ((y, "train labels"), (ty, "test labels")):
         check_tensor(value, name, ndim=3, shape="(N, H, W)", dtype="int")
     generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, generator=generator)
+    collate = _random_flips(torch.Generator().manual_seed(seed + 1)) if flip else None
+    loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, generator=generator,
+                        collate_fn=collate)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    if schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    else:
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs, pct_start=0.2)
+    loss_fn = _loss_fn(loss, y, num_classes)
     start, cpu_start = perf_counter(), process_time()
-    history = fit(model, loader, loss_fn=F.cross_entropy, optimizer=optimizer, epochs=epochs, device=device,
+    history = fit(model, loader, loss_fn=loss_fn, optimizer=optimizer, epochs=epochs, device=device,
                   seed=seed, progress=False, scheduler=scheduler)
     seconds, cpu_seconds = perf_counter() - start, process_time() - cpu_start
     pred = predict(model, tx)
-    out = score(pred, ty, check_int(num_classes, "num_classes"))
+    out = score(pred, ty, num_classes)
     out.update(params=sum(p.numel() for p in model.parameters() if p.requires_grad), train_s=seconds,
                train_cpu_s=cpu_seconds, final_loss=history.train_loss[-1])
     return out

@@ -6,6 +6,7 @@ from scipy import ndimage
 
 from cvlab.data import SceneDataset
 from cvlab.models.evaluate import (
+    _random_flips,
     forward_flops,
     fully_convolutional_logits,
     predict,
@@ -47,6 +48,31 @@ def test_train_and_score_is_seeded_and_reports_its_budget():
     assert runs[0]["miou"] == runs[1]["miou"] and runs[0]["final_loss"] == runs[1]["final_loss"]
     assert runs[0]["params"] == sum(p.numel() for p in UNet(3, 2, 1, 4).parameters())
     assert runs[0]["train_s"] > 0
+
+
+def test_train_and_score_with_balanced_loss_one_cycle_and_flips_is_seeded_and_checks_its_options():
+    gen = torch.Generator().manual_seed(0)
+    images = torch.rand(8, 3, 16, 16, generator=gen)
+    labels = (images[:, 0] > 0.5).long() + (images[:, 1] > 0.9).long()  # class 2 is rare
+    options = {"loss": "wce+dice", "schedule": "onecycle", "flip": True}
+    runs = []
+    for flip in (True, True, False):
+        torch.manual_seed(0)
+        runs.append(train_and_score(UNet(3, 3, 1, 4), (images, labels), (images, labels), num_classes=3, epochs=3,
+                                    batch_size=4, seed=1, device="cpu", **(options | {"flip": flip})))
+    assert runs[0]["final_loss"] == runs[1]["final_loss"] != runs[2]["final_loss"]
+    for bad, match in (({"loss": "focal"}, "loss"), ({"schedule": "step"}, "schedule")):
+        with pytest.raises(ValueError, match=match):
+            train_and_score(UNet(3, 3, 1, 4), (images, labels), (images, labels), num_classes=3, epochs=1, **bad)
+
+
+def test_random_flips_flip_each_image_with_its_labels():
+    images = torch.arange(64 * 3 * 2 * 5, dtype=torch.float32).reshape(64, 3, 2, 5)
+    labels = torch.arange(64 * 2 * 5).reshape(64, 2, 5)
+    x, y = _random_flips(torch.Generator().manual_seed(0))(list(zip(images, labels, strict=True)))
+    flipped = (x == images.flip(-1)).flatten(1).all(1)
+    assert torch.equal(flipped | (x == images).flatten(1).all(1), torch.ones(64, dtype=torch.bool))
+    assert torch.equal(flipped, (y == labels.flip(-1)).flatten(1).all(1)) and 16 < int(flipped.sum()) < 48
 
 
 def test_stride_oracle_is_exact_on_aligned_blocks_and_loses_detail_at_coarse_strides():
