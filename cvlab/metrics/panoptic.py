@@ -294,6 +294,35 @@ def _layout(x: Tensor, name: str) -> tuple[int, int, int]:
     return int(lo[0]), int(hi[0] - lo[0]) + 1, int(hi[1]) + 3
 
 
+def _words(x: Tensor) -> Tensor | None:
+    """The int32 words ``(..., 4)`` of contiguous little-endian int64 pixels ``(..., 2)``, or None."""
+    if x.dtype != torch.int64 or not x.is_contiguous() or sys.byteorder != "little" or x.numel() == 0:
+        return None
+    return x.view(torch.int32)
+
+
+def _pixel_keys(x: Tensor, name: str) -> tuple[Tensor, Tensor, Tensor, tuple[int, int, int]]:
+    """Per pixel ``category * slots + instance``, the category and instance channels (int32 where every value
+    fits, else int64) and the :func:`_layout` of int pixels ``x`` (..., 2).
+
+    When every value is in ``[0, 2^31)`` (every int32 word of the int64 pixels is non-negative: one pass over
+    the words) the slots come from the largest value and the category range from the keys themselves (a pass
+    over half the bytes); otherwise :func:`_layout` reads both channels exactly."""
+    words = _words(x)
+    if words is not None:
+        w_lo, w_hi = (int(v) for v in words.aminmax())
+        slots = w_hi + 3
+        if w_lo >= 0 and (w_hi + 1) * slots < 2**31:
+            cat, inst = words[..., 0], words[..., 2]
+            key = torch.add(inst, cat, alpha=slots)
+            k_lo, k_hi = (int(v) for v in key.aminmax())
+            return key, cat, inst, (k_lo // slots, k_hi // slots - k_lo // slots + 1, slots)
+    lo, ncat, slots = _layout(x, name)
+    fits = words is not None and -(2**31) <= lo * slots and (lo + ncat) * slots < 2**31
+    cat, inst = (words[..., 0], words[..., 2]) if fits else (x[..., 0], x[..., 1])
+    return torch.add(inst, cat, alpha=slots), cat, inst, (lo, ncat, slots)
+
+
 def _decode(keys: Tensor, cat_lo: int, n_inst: int) -> tuple[Tensor, Tensor, Tensor]:
     """Category, instance and crowd slot (0 none, 1 crowd, 2 crowd without instance id) of local keys."""
     s_inst = keys % n_inst
@@ -337,19 +366,16 @@ class _Pairs(NamedTuple):
 def _pairs(t_x: Tensor, p_x: Tensor, img: Tensor, n_img: int, t_crowd_px: Tensor | None) -> _Pairs:
     """The segments and segment pairs of int64 pixels ``(R, M, 2)`` of ``n_img`` images, ``img`` the image of
     each row ``(R, 1)`` or pixel ``(1, M)``: a histogram of each map, then one of the pairs, no per-segment loop."""
-    (t_lo, t_ncat, t_ninst), (p_lo, p_ncat, p_ninst) = _layout(t_x, "target"), _layout(p_x, "pred")
+    t_key, t_cat, t_inst, (t_lo, t_ncat, t_ninst) = _pixel_keys(t_x, "target")
+    p_key, p_cat, p_inst, (p_lo, p_ncat, p_ninst) = _pixel_keys(p_x, "pred")
     n_t, n_p = t_ncat * t_ninst, p_ncat * p_ninst
     shift = p_lo * p_ninst
-    # int32 keys where every key fits (half the bytes per pass), read from the low words of the int64 channels
+    # int32 keys where every key fits (half the bytes per pass)
     bound = max(n_img * n_t, n_img * n_p, t_x.shape[0] * t_x.shape[1] * n_p) + abs(t_lo * t_ninst) + abs(shift)
-    narrow = (bound < 2**31 and sys.byteorder == "little" and t_x.dtype == p_x.dtype == torch.int64
-              and t_x.stride(-1) == p_x.stride(-1) == 1)
-    dt = torch.int32 if narrow else torch.int64
-    (t_cat, t_inst), (p_cat, p_inst) = (
-        (x.view(torch.int32)[..., 0], x.view(torch.int32)[..., 2]) if narrow else (x[..., 0], x[..., 1])
-        for x in (t_x, p_x))
+    dt = torch.int32 if bound < 2**31 and t_key.dtype == p_key.dtype == torch.int32 else torch.int64
+    t_key, p_key, t_inst = t_key.to(dt), p_key.to(dt), t_inst.to(dt)
     # per pixel the ground-truth segment's key, image * n_t + (category - lowest) * slots + instance
-    t_key = torch.add(t_inst, t_cat, alpha=t_ninst).add_((img * n_t - t_lo * t_ninst).to(dt))
+    t_key.add_((img * n_t - t_lo * t_ninst).to(dt))
     if t_crowd_px is not None:  # crowd pixels move to the crowd slots of their category
         t_key.add_(torch.where(t_crowd_px, t_ninst - 2 + (t_inst == 0).to(dt) - t_inst, 0).to(dt))
     t_ids, t_area, t_inverse = _segments(t_key, n_img * n_t)
@@ -359,7 +385,7 @@ def _pairs(t_x: Tensor, p_x: Tensor, img: Tensor, n_img: int, t_crowd_px: Tensor
     # range would make too many bins
     dense = not _small(t_ids.numel() * n_p, t_key.numel())
     if dense:
-        p_key = torch.add(p_inst, p_cat, alpha=p_ninst).add_((img * n_p - shift).to(dt))
+        p_key.add_((img * n_p - shift).to(dt))
         p_ids, p_area, p_inverse = _segments(p_key, n_img * n_p)
         p_img = p_ids // n_p
         rank = torch.arange(p_ids.numel(), device=p_ids.device) - torch.searchsorted(p_img, p_img)
@@ -371,8 +397,8 @@ def _pairs(t_x: Tensor, p_x: Tensor, img: Tensor, n_img: int, t_crowd_px: Tensor
     pair = _lookup(t_key, t_ids, t_inverse, n_img * n_t, t_part)
     if dense:
         pair.add_(p_key)
-    else:  # the prediction's key, (category - lowest) * slots + instance, added in place
-        pair.add_(p_cat, alpha=p_ninst).add_(p_inst)
+    else:  # the prediction's key, (category - lowest) * slots + instance (the lowest subtracted in t_part)
+        pair.add_(p_key)
     uniq, inter = _histogram(pair.flatten(), t_ids.numel() * width)
     pair_t = uniq // width
     if dense:

@@ -212,16 +212,17 @@ def test_equals_the_coco_rules_oracle_on_random_maps(seed, void):
         np.testing.assert_allclose(summary, means[name], rtol=1e-12)
 
 
-@pytest.mark.parametrize("ids", ["large instance ids", "large category ids"])
+@pytest.mark.parametrize("ids", ["large instance ids", "instance ids in the thousands", "large category ids"])
 def test_counts_do_not_depend_on_how_far_apart_the_ids_are(ids):
     """Ids only name segments; ids far apart take the wide paths (int64 keys, sorting instead of bincount)."""
     preds, targets, crowds = _random_maps(3, n=4)
     shift = 2**40 if ids == "large category ids" else 0
+    factor = 1_000_003 if ids == "large instance ids" else 1009
 
     def spread(m):
         if shift:
             return torch.stack([torch.where(m[..., 0] == V, V, m[..., 0] + shift), m[..., 1]], -1)
-        return torch.stack([m[..., 0], m[..., 1] * 1_000_003], -1)
+        return torch.stack([m[..., 0], m[..., 1] * factor], -1)
 
     ref = panoptic_counts(torch.stack(preds), torch.stack(targets), THINGS, STUFF, void=V, crowd=torch.stack(crowds))
     for pred, target in ((torch.stack([spread(p) for p in preds]), torch.stack([spread(t) for t in targets])),
@@ -230,6 +231,23 @@ def test_counts_do_not_depend_on_how_far_apart_the_ids_are(ids):
                               crowd=crowds)
         assert all(torch.equal(getattr(out, f), getattr(ref, f)) for f in ("tp", "fp", "fn"))
         assert torch.allclose(out.iou_sum, ref.iou_sum, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("void_id", [0, 7, 2**31 - 1])
+def test_a_void_id_that_is_not_negative_counts_the_same(void_id):
+    """Maps without negative values take the path that reads every value's range in one pass over the words."""
+    preds, targets, crowds = _random_maps(4, n=3)
+    ref = panoptic_counts(torch.stack(preds), torch.stack(targets), THINGS, STUFF, void=V, crowd=torch.stack(crowds))
+    cats = {0: (9, 10, 11, 12), 7: THINGS + STUFF, 2**31 - 1: THINGS + STUFF}[void_id]
+    mapping = dict(zip(THINGS + STUFF, cats, strict=True)) | {V: void_id}
+
+    def renamed(m):
+        return torch.stack([m[..., 0].clone().apply_(mapping.get), m[..., 1]], -1)
+
+    out = panoptic_counts(torch.stack([renamed(p) for p in preds]), torch.stack([renamed(t) for t in targets]),
+                          cats[:2], cats[2:], void=void_id, crowd=torch.stack(crowds))
+    assert all(torch.equal(getattr(out, f), getattr(ref, f)) for f in ("tp", "fp", "fn"))
+    assert torch.allclose(out.iou_sum, ref.iou_sum, rtol=0, atol=1e-12)
 
 
 def test_equals_the_oracle_on_fused_scene_predictions():
