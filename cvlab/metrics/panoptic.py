@@ -294,32 +294,41 @@ def _layout(x: Tensor, name: str) -> tuple[int, int, int]:
     return int(lo[0]), int(hi[0] - lo[0]) + 1, int(hi[1]) + 3
 
 
-def _words(x: Tensor) -> Tensor | None:
-    """The int32 words ``(..., 4)`` of contiguous little-endian int64 pixels ``(..., 2)``, or None."""
-    if x.dtype != torch.int64 or not x.is_contiguous() or sys.byteorder != "little" or x.numel() == 0:
+def _words(x: Tensor) -> tuple[Tensor, int] | None:
+    """The int32 words of contiguous int pixels ``(..., 2)`` and the index of the instance's word: the pixels
+    themselves when int32, the low and high words of little-endian int64 (the instance's low word at 2); None
+    for other layouts."""
+    if x.numel() == 0 or not x.is_contiguous():
         return None
-    return x.view(torch.int32)
+    if x.dtype == torch.int32:
+        return x, 1
+    if x.dtype == torch.int64 and sys.byteorder == "little":
+        return x.view(torch.int32), 2
+    return None
 
 
 def _pixel_keys(x: Tensor, name: str) -> tuple[Tensor, Tensor, Tensor, tuple[int, int, int]]:
     """Per pixel ``category * slots + instance``, the category and instance channels (int32 where every value
-    fits, else int64) and the :func:`_layout` of int pixels ``x`` (..., 2).
+    fits, else int64) and the :func:`_layout` of int32 or int64 pixels ``x`` (..., 2).
 
-    When every value is in ``[0, 2^31)`` (every int32 word of the int64 pixels is non-negative: one pass over
-    the words) the slots come from the largest value and the category range from the keys themselves (a pass
-    over half the bytes); otherwise :func:`_layout` reads both channels exactly."""
-    words = _words(x)
-    if words is not None:
+    When every value is in ``[0, 2^31)`` (every int32 word of the pixels is non-negative: one pass over the
+    words) the slots come from the largest value and the category range from the keys themselves (a pass over
+    the keys); otherwise :func:`_layout` reads both channels exactly."""
+    found = _words(x)
+    if found is not None:
+        words, at = found
         w_lo, w_hi = (int(v) for v in words.aminmax())
         slots = w_hi + 3
         if w_lo >= 0 and (w_hi + 1) * slots < 2**31:
-            cat, inst = words[..., 0], words[..., 2]
+            cat, inst = words[..., 0], words[..., at]
             key = torch.add(inst, cat, alpha=slots)
             k_lo, k_hi = (int(v) for v in key.aminmax())
             return key, cat, inst, (k_lo // slots, k_hi // slots - k_lo // slots + 1, slots)
     lo, ncat, slots = _layout(x, name)
-    fits = words is not None and -(2**31) <= lo * slots and (lo + ncat) * slots < 2**31
-    cat, inst = (words[..., 0], words[..., 2]) if fits else (x[..., 0], x[..., 1])
+    if found is not None and -(2**31) <= lo * slots and (lo + ncat) * slots < 2**31:
+        cat, inst = found[0][..., 0], found[0][..., found[1]]
+    else:
+        cat, inst = x[..., 0].long(), x[..., 1].long()
     return torch.add(inst, cat, alpha=slots), cat, inst, (lo, ncat, slots)
 
 
@@ -432,7 +441,7 @@ def _table(pred, target, things, stuff, void, crowd) -> _Table:
     else:
         t_x, img = _batch(targets, "target")
         p_x, _ = _batch(preds, "pred")
-    t_x, p_x = t_x.long(), p_x.long()
+    t_x, p_x = (x if x.dtype in (torch.int32, torch.int64) else x.long() for x in (t_x, p_x))
     t_crowd_px = None
     if isinstance(crowd, list) and crowd and crowd[0] is not None:
         t_crowd_px = _batch([m.to(t_x.device) for m in crowd], "crowd")[0]

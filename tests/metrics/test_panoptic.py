@@ -287,6 +287,18 @@ def test_inputs_are_not_modified_and_int32_works():
     assert torch.equal(r64.tp, r32.tp) and torch.equal(r64.iou_sum, r32.iou_sum)
 
 
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int16, torch.uint8])
+def test_narrow_integer_maps_count_like_int64(dtype):
+    """int32 maps are read as they are (half the bytes of int64), narrower ones widened; void 9 is not negative,
+    so the one-pass range check is taken."""
+    preds, targets, crowds = _random_maps(5, n=3)
+    preds, targets = ([torch.where(m == V, 9, m) for m in maps] for maps in (preds, targets))
+    ref = panoptic_counts(torch.stack(preds), torch.stack(targets), THINGS, STUFF, void=9, crowd=torch.stack(crowds))
+    out = panoptic_counts(torch.stack(preds).to(dtype), torch.stack(targets).to(dtype), THINGS, STUFF, void=9,
+                          crowd=torch.stack(crowds))
+    assert all(torch.equal(getattr(out, f), getattr(ref, f)) for f in ("tp", "fp", "fn", "iou_sum"))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_same_counts_on_the_gpu():
     preds, targets, crowds = _random_maps(2)
