@@ -307,9 +307,9 @@ def _words(x: Tensor) -> tuple[Tensor, int] | None:
     return None
 
 
-def _pixel_keys(x: Tensor, name: str) -> tuple[Tensor, Tensor, Tensor, tuple[int, int, int]]:
-    """Per pixel ``category * slots + instance``, the category and instance channels (int32 where every value
-    fits, else int64) and the :func:`_layout` of int32 or int64 pixels ``x`` (..., 2).
+def _pixel_keys(x: Tensor, name: str) -> tuple[Tensor, Tensor, tuple[int, int, int]]:
+    """Per pixel ``category * slots + instance`` and the instance channel (int32 where every value fits, else
+    int64), and the :func:`_layout` of int32 or int64 pixels ``x`` (..., 2).
 
     When every value is in ``[0, 2^31)`` (every int32 word of the pixels is non-negative: one pass over the
     words) the slots come from the largest value and the category range from the keys themselves (a pass over
@@ -323,13 +323,13 @@ def _pixel_keys(x: Tensor, name: str) -> tuple[Tensor, Tensor, Tensor, tuple[int
             cat, inst = words[..., 0], words[..., at]
             key = torch.add(inst, cat, alpha=slots)
             k_lo, k_hi = (int(v) for v in key.aminmax())
-            return key, cat, inst, (k_lo // slots, k_hi // slots - k_lo // slots + 1, slots)
+            return key, inst, (k_lo // slots, k_hi // slots - k_lo // slots + 1, slots)
     lo, ncat, slots = _layout(x, name)
     if found is not None and -(2**31) <= lo * slots and (lo + ncat) * slots < 2**31:
         cat, inst = found[0][..., 0], found[0][..., found[1]]
     else:
         cat, inst = x[..., 0].long(), x[..., 1].long()
-    return torch.add(inst, cat, alpha=slots), cat, inst, (lo, ncat, slots)
+    return torch.add(inst, cat, alpha=slots), inst, (lo, ncat, slots)
 
 
 def _decode(keys: Tensor, cat_lo: int, n_inst: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -373,10 +373,10 @@ class _Pairs(NamedTuple):
 
 
 def _pairs(t_x: Tensor, p_x: Tensor, img: Tensor, n_img: int, t_crowd_px: Tensor | None) -> _Pairs:
-    """The segments and segment pairs of int64 pixels ``(R, M, 2)`` of ``n_img`` images, ``img`` the image of
+    """The segments and segment pairs of int32 or int64 pixels ``(R, M, 2)`` of ``n_img`` images, ``img`` the image of
     each row ``(R, 1)`` or pixel ``(1, M)``: a histogram of each map, then one of the pairs, no per-segment loop."""
-    t_key, t_cat, t_inst, (t_lo, t_ncat, t_ninst) = _pixel_keys(t_x, "target")
-    p_key, p_cat, p_inst, (p_lo, p_ncat, p_ninst) = _pixel_keys(p_x, "pred")
+    t_key, t_inst, (t_lo, t_ncat, t_ninst) = _pixel_keys(t_x, "target")
+    p_key, _, (p_lo, p_ncat, p_ninst) = _pixel_keys(p_x, "pred")
     n_t, n_p = t_ncat * t_ninst, p_ncat * p_ninst
     shift = p_lo * p_ninst
     # int32 keys where every key fits (half the bytes per pass)
@@ -403,11 +403,8 @@ def _pairs(t_x: Tensor, p_x: Tensor, img: Tensor, n_img: int, t_crowd_px: Tensor
     else:
         width = n_p
     t_part = (torch.arange(t_ids.numel(), device=t_ids.device) * width - shift).to(dt)
-    pair = _lookup(t_key, t_ids, t_inverse, n_img * n_t, t_part)
-    if dense:
-        pair.add_(p_key)
-    else:  # the prediction's key, (category - lowest) * slots + instance (the lowest subtracted in t_part)
-        pair.add_(p_key)
+    # plus the prediction's rank, or its key (category - lowest) * slots + instance, the lowest subtracted in t_part
+    pair = _lookup(t_key, t_ids, t_inverse, n_img * n_t, t_part).add_(p_key)
     uniq, inter = _histogram(pair.flatten(), t_ids.numel() * width)
     pair_t = uniq // width
     if dense:
